@@ -1,0 +1,2 @@
+//! `ganglion`: the gateway agent binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! (filled in by the hardware/sensor work)

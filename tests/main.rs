@@ -1,0 +1,1 @@
+//! End-to-end tests: one test binary, one module per topic.
