@@ -1,0 +1,1587 @@
+//! Durable store-and-forward queue for outgoing MQTT messages.
+//!
+//! A plain synchronous structure (no MQTT, no async): an append-only log split into segment files
+//! `<dir>/<first-seq, 20 digits>.seg`. Every record is `[body length u32 LE][CRC32 of body u32
+//! LE][body]`. A data body is `1, seq u64, qos u8, flags u8 (bit 0 = retain), topic length u16,
+//! topic, payload`; an ack body is `2, first seq u64, count u32` and marks a run of records as
+//! done (acknowledged, sent at QoS 0, or dropped by the cap). Sequence numbers grow by one per
+//! appended record and never repeat, also across restarts.
+//!
+//! Life of a record: `append` (pending) → `next_to_send` (in flight) → `ack` (done), or back to
+//! pending with `requeue*` when the connection drops. On `open`, every record that is not done is
+//! pending again and is handed out in sequence order. Segments are deleted from the oldest end
+//! once all their records are done (compaction). A torn or corrupt record (power cut) is found by
+//! its CRC; it is skipped with a warning and the scan resynchronises on the next valid record.
+//!
+//! The byte cap bounds the *queued* bytes (records not yet done, counted with their 8-byte
+//! header); on full, `drop-oldest` drops the oldest queued records one by one until the new one
+//! fits, `reject-new` refuses the new one. Both are counted exactly. Acks are persisted lazily
+//! (on [`Store::tick`], [`Store::sync`], drops and drop of the store); losing them in a crash
+//! means a replay of already-acknowledged messages, never a loss.
+
+use super::QoS;
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tracing::{debug, warn};
+
+/// Bytes of record framing: body length and CRC.
+pub const RECORD_HEADER: u64 = 8;
+/// Largest record body accepted (and believed when scanning a file).
+pub const MAX_RECORD_BODY: u64 = 256 * 1024 * 1024;
+const KIND_DATA: u8 = 1;
+const KIND_ACK: u8 = 2;
+const DATA_FIXED: usize = 1 + 8 + 1 + 1 + 2;
+const ACK_BODY: usize = 1 + 8 + 4;
+/// A valid-looking record further ahead than this in sequence is treated as garbage.
+const MAX_SEQ_GAP: u64 = 1 << 32;
+/// Upper bound for `segment_bytes` (entry offsets are 32-bit).
+const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+const SEGMENT_EXT: &str = "seg";
+/// Persist buffered acks once this many separate runs are waiting.
+const MAX_PENDING_ACK_RUNS: usize = 256;
+
+/// When appended records are flushed to stable storage with fdatasync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every append: slowest, survives power loss record by record.
+    Always,
+    /// At most once per interval, driven by the caller's clock in `append`/`tick`.
+    Batch(Duration),
+    /// Never: survives a crash of the agent (page cache) but not a power cut.
+    Never,
+}
+
+/// What `append` does when the queued bytes would exceed the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Drop the oldest queued records (counted in `dropped`) until the new one fits.
+    DropOldest,
+    /// Refuse the new record with [`StoreError::Full`] (counted in `rejected`).
+    RejectNew,
+}
+
+/// Tuning of a [`Store`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Maximum queued bytes (records not yet done, framing included).
+    pub cap_bytes: u64,
+    /// Behaviour when the cap is reached.
+    pub on_full: FullPolicy,
+    /// Durability policy for appends.
+    pub fsync: FsyncPolicy,
+    /// A new segment file is started when the active one would grow beyond this.
+    pub segment_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cap_bytes: 64 * 1024 * 1024,
+            on_full: FullPolicy::DropOldest,
+            fsync: FsyncPolicy::Batch(Duration::from_millis(100)),
+            segment_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Errors of the store; I/O errors name the file and the operation.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("MQTT queue: cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("open", "write", ...).
+        op: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `reject-new` policy and the queue is at its cap.
+    #[error("MQTT queue is full: {queued} of {cap} bytes queued, {needed} more needed (policy reject-new)")]
+    Full {
+        /// Queued bytes now.
+        queued: u64,
+        /// Bytes the new record needs.
+        needed: u64,
+        /// The configured cap.
+        cap: u64,
+    },
+    /// The topic does not fit the 16-bit length of the record format (and of MQTT).
+    #[error("MQTT topic of {0} bytes is longer than 65535 bytes")]
+    TopicTooLong(usize),
+    /// The record alone is bigger than the cap (or the record size limit).
+    #[error("MQTT message of {size} bytes can never fit the queue cap of {cap} bytes")]
+    TooLarge {
+        /// Size of the record with framing.
+        size: u64,
+        /// The limit it exceeds.
+        cap: u64,
+    },
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A message read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Monotonic sequence number assigned by `append`.
+    pub seq: u64,
+    /// Topic name.
+    pub topic: String,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// Quality of service it must be published with.
+    pub qos: QoS,
+    /// MQTT retain flag.
+    pub retain: bool,
+}
+
+/// Result of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Sequence number of the new record.
+    pub seq: u64,
+    /// Older records dropped to make room (policy `drop-oldest`).
+    pub dropped: u64,
+}
+
+/// Counters and gauges of the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Records waiting to be handed out (pending).
+    pub queued: u64,
+    /// Records handed out and not yet acked.
+    pub inflight: u64,
+    /// Records completed by `ack` since open.
+    pub acked: u64,
+    /// Records dropped by `drop-oldest` since open.
+    pub dropped: u64,
+    /// Appends refused by `reject-new` since open.
+    pub rejected: u64,
+    /// Records lost to corruption (found at open or when read back) since open.
+    pub corrupt: u64,
+    /// Bytes of queued + in-flight records (what the cap limits).
+    pub queued_bytes: u64,
+    /// Total size of the segment files.
+    pub bytes_on_disk: u64,
+    /// Next sequence number `append` will assign.
+    pub next_seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Inflight,
+    Done,
+}
+
+/// One record's place in a segment file (12 bytes of memory per record).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    offset: u32,
+    len: u32,
+    state: State,
+}
+
+#[derive(Debug)]
+struct Segment {
+    /// Sequence number of `entries[0]`.
+    base: u64,
+    path: PathBuf,
+    file: File,
+    /// Bytes of valid data (append position for the active segment).
+    size: u64,
+    entries: Vec<Entry>,
+    /// Entries not done.
+    live: usize,
+}
+
+impl Segment {
+    fn end_seq(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+}
+
+/// The durable queue. See the module documentation for the format and the guarantees.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    opts: StoreOptions,
+    segments: VecDeque<Segment>,
+    next_seq: u64,
+    /// No pending record has a sequence number below this.
+    cursor: u64,
+    pending: u64,
+    inflight: u64,
+    queued_bytes: u64,
+    acked: u64,
+    dropped: u64,
+    rejected: u64,
+    corrupt: u64,
+    /// Runs of done records not yet written as ack records.
+    ack_runs: Vec<(u64, u32)>,
+    /// Data written since the last fdatasync.
+    dirty: bool,
+    last_sync: Instant,
+    scratch: Vec<u8>,
+}
+
+fn segment_path(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.{SEGMENT_EXT}"))
+}
+
+fn encode_frame(out: &mut [u8], body_start: usize) {
+    let body_len = (out.len() - body_start) as u32;
+    let crc = crc32fast::hash(&out[body_start..]);
+    out[body_start - 8..body_start - 4].copy_from_slice(&body_len.to_le_bytes());
+    out[body_start - 4..body_start].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_data(out: &mut Vec<u8>, seq: u64, topic: &str, payload: &[u8], qos: QoS, retain: bool) {
+    out.extend_from_slice(&[0; 8]);
+    let start = out.len();
+    out.push(KIND_DATA);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.push(qos.as_u8());
+    out.push(u8::from(retain));
+    out.extend_from_slice(&(topic.len() as u16).to_le_bytes());
+    out.extend_from_slice(topic.as_bytes());
+    out.extend_from_slice(payload);
+    encode_frame(out, start);
+}
+
+fn encode_ack(out: &mut Vec<u8>, first: u64, count: u32) {
+    out.extend_from_slice(&[0; 8]);
+    let start = out.len();
+    out.push(KIND_ACK);
+    out.extend_from_slice(&first.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    encode_frame(out, start);
+}
+
+/// A decoded record body.
+enum Body<'a> {
+    Data {
+        seq: u64,
+        qos: QoS,
+        retain: bool,
+        topic: &'a str,
+        payload: &'a [u8],
+    },
+    Ack {
+        first: u64,
+        count: u32,
+    },
+}
+
+fn le_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+fn le_u32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn decode_body(body: &[u8]) -> Option<Body<'_>> {
+    match *body.first()? {
+        KIND_DATA if body.len() >= DATA_FIXED => {
+            let seq = le_u64(&body[1..])?;
+            let qos = QoS::try_from(body[9]).ok()?;
+            let retain = match body[10] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let topic_len = usize::from(u16::from_le_bytes([body[11], body[12]]));
+            let topic = body.get(DATA_FIXED..DATA_FIXED + topic_len)?;
+            let topic = std::str::from_utf8(topic).ok()?;
+            let payload = &body[DATA_FIXED + topic_len..];
+            Some(Body::Data {
+                seq,
+                qos,
+                retain,
+                topic,
+                payload,
+            })
+        }
+        KIND_ACK if body.len() == ACK_BODY => Some(Body::Ack {
+            first: le_u64(&body[1..])?,
+            count: le_u32(&body[9..])?,
+        }),
+        _ => None,
+    }
+}
+
+/// Parses the record at `pos` of `buf`: `(body, total length)` when the frame and CRC are valid.
+fn frame_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let len = le_u32(buf.get(pos..)?)? as usize;
+    if len == 0 || len as u64 > MAX_RECORD_BODY {
+        return None;
+    }
+    let crc = le_u32(buf.get(pos + 4..)?)?;
+    let body = buf.get(pos + 8..pos.checked_add(8 + len)?)?;
+    (crc32fast::hash(body) == crc).then_some((body, 8 + len))
+}
+
+impl Store {
+    /// Opens (or creates) the queue in `dir`, recovering every record that is not done.
+    /// Corrupt or torn records are skipped with a warning; a torn tail of the last segment is
+    /// truncated so new appends follow the last valid record.
+    pub fn open(dir: &Path, mut opts: StoreOptions, now: Instant) -> Result<Store, StoreError> {
+        opts.segment_bytes = opts.segment_bytes.clamp(256, MAX_SEGMENT_BYTES);
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let mut bases = Vec::new();
+        for item in fs::read_dir(dir).map_err(io_err("list directory", dir))? {
+            let item = item.map_err(io_err("list directory", dir))?;
+            let path = item.path();
+            let parsed = (path.extension().and_then(|e| e.to_str()) == Some(SEGMENT_EXT))
+                .then(|| path.file_stem().and_then(|s| s.to_str()))
+                .flatten()
+                .and_then(|s| s.parse::<u64>().ok());
+            match parsed {
+                Some(base) if base > 0 => bases.push(base),
+                _ => warn!(path = %path.display(), "MQTT queue: ignoring unexpected file"),
+            }
+        }
+        bases.sort_unstable();
+
+        let mut store = Store {
+            dir: dir.to_owned(),
+            opts,
+            segments: VecDeque::new(),
+            next_seq: 1,
+            cursor: 1,
+            pending: 0,
+            inflight: 0,
+            queued_bytes: 0,
+            acked: 0,
+            dropped: 0,
+            rejected: 0,
+            corrupt: 0,
+            ack_runs: Vec::new(),
+            dirty: false,
+            last_sync: now,
+            scratch: Vec::new(),
+        };
+        let mut acks = Vec::new();
+        let count = bases.len();
+        for (i, base) in bases.into_iter().enumerate() {
+            let segment = store.load_segment(base, i + 1 == count, &mut acks)?;
+            store.next_seq = store.next_seq.max(segment.end_seq()).max(segment.base);
+            store.segments.push_back(segment);
+        }
+        for (first, count) in acks {
+            for seq in first..first.saturating_add(u64::from(count)) {
+                if let Some(entry) = store.entry_mut(seq) {
+                    entry.state = State::Done;
+                }
+            }
+        }
+        for segment in &mut store.segments {
+            segment.live = 0;
+            for entry in &segment.entries {
+                if entry.state == State::Pending {
+                    segment.live += 1;
+                    store.pending += 1;
+                    store.queued_bytes += u64::from(entry.len);
+                }
+            }
+        }
+        store.cursor = store.first_live_seq();
+        store.compact()?;
+        if store.segments.is_empty() {
+            store.new_segment()?;
+        }
+        debug!(
+            dir = %dir.display(),
+            queued = store.pending,
+            next_seq = store.next_seq,
+            "MQTT queue opened"
+        );
+        Ok(store)
+    }
+
+    fn load_segment(
+        &mut self,
+        base: u64,
+        is_last: bool,
+        acks: &mut Vec<(u64, u32)>,
+    ) -> Result<Segment, StoreError> {
+        let path = segment_path(&self.dir, base);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        let buf = fs::read(&path).map_err(io_err("read", &path))?;
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut pos = 0usize;
+        let mut valid_end = 0usize;
+        let mut skipped_bytes = 0usize;
+        while pos < buf.len() {
+            let expected = base + entries.len() as u64;
+            let parsed = frame_at(&buf, pos).and_then(|(body, total)| {
+                let body = decode_body(body)?;
+                match body {
+                    Body::Data { seq, .. } if seq < expected => None,
+                    Body::Data { seq, .. } if seq - expected > MAX_SEQ_GAP => None,
+                    _ => Some((body, total)),
+                }
+            });
+            let Some((body, total)) = parsed else {
+                pos += 1;
+                skipped_bytes += 1;
+                continue;
+            };
+            if skipped_bytes > 0 {
+                warn!(
+                    path = %path.display(),
+                    offset = pos - skipped_bytes,
+                    bytes = skipped_bytes,
+                    "MQTT queue: skipped corrupt bytes (CRC mismatch or torn record)"
+                );
+                skipped_bytes = 0;
+            }
+            match body {
+                Body::Data { seq, .. } => {
+                    if seq > expected {
+                        let lost = seq - expected;
+                        warn!(path = %path.display(), lost, "MQTT queue: records lost to corruption");
+                        self.corrupt += lost;
+                        entries.extend((0..lost).map(|_| Entry {
+                            offset: 0,
+                            len: 0,
+                            state: State::Done,
+                        }));
+                    }
+                    entries.push(Entry {
+                        offset: pos as u32,
+                        len: total as u32,
+                        state: State::Pending,
+                    });
+                }
+                Body::Ack { first, count } => acks.push((first, count)),
+            }
+            pos += total;
+            valid_end = pos;
+        }
+        if skipped_bytes > 0 {
+            warn!(
+                path = %path.display(),
+                offset = valid_end,
+                bytes = skipped_bytes,
+                "MQTT queue: skipped torn or corrupt tail"
+            );
+            if is_last {
+                file.set_len(valid_end as u64)
+                    .map_err(io_err("truncate", &path))?;
+            }
+        }
+        Ok(Segment {
+            base,
+            path,
+            file,
+            size: if is_last { valid_end } else { buf.len() } as u64,
+            entries,
+            live: 0,
+        })
+    }
+
+    fn segment_index(&self, seq: u64) -> Option<usize> {
+        let i = self.segments.partition_point(|s| s.base <= seq);
+        let i = i.checked_sub(1)?;
+        (seq < self.segments[i].end_seq()).then_some(i)
+    }
+
+    fn entry_mut(&mut self, seq: u64) -> Option<&mut Entry> {
+        let i = self.segment_index(seq)?;
+        let segment = &mut self.segments[i];
+        segment.entries.get_mut((seq - segment.base) as usize)
+    }
+
+    fn first_live_seq(&self) -> u64 {
+        for segment in &self.segments {
+            if segment.live > 0 {
+                for (i, entry) in segment.entries.iter().enumerate() {
+                    if entry.state != State::Done {
+                        return segment.base + i as u64;
+                    }
+                }
+            }
+        }
+        self.next_seq
+    }
+
+    fn new_segment(&mut self) -> Result<(), StoreError> {
+        let path = segment_path(&self.dir, self.next_seq);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
+        if self.opts.fsync != FsyncPolicy::Never {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err("sync directory", &self.dir))?;
+        }
+        self.segments.push_back(Segment {
+            base: self.next_seq,
+            path,
+            file,
+            size: 0,
+            entries: Vec::new(),
+            live: 0,
+        });
+        Ok(())
+    }
+
+    /// Deletes fully done segments from the oldest end, never the active (last) one.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        while self.segments.len() > 1 && self.segments[0].live == 0 {
+            if let Some(segment) = self.segments.pop_front() {
+                fs::remove_file(&segment.path).map_err(io_err("delete", &segment.path))?;
+                debug!(path = %segment.path.display(), "MQTT queue: segment compacted");
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks `seq` done (without counting it as acked) and remembers to persist that.
+    fn finish(&mut self, seq: u64) -> Option<State> {
+        let i = self.segment_index(seq)?;
+        let segment = &mut self.segments[i];
+        let entry = segment.entries.get_mut((seq - segment.base) as usize)?;
+        let was = entry.state;
+        if was == State::Done {
+            return None;
+        }
+        entry.state = State::Done;
+        segment.live -= 1;
+        self.queued_bytes -= u64::from(entry.len);
+        match was {
+            State::Pending => self.pending -= 1,
+            State::Inflight => self.inflight -= 1,
+            State::Done => {}
+        }
+        match self.ack_runs.last_mut() {
+            Some((first, count)) if *first + u64::from(*count) == seq && *count < u32::MAX => {
+                *count += 1
+            }
+            _ => self.ack_runs.push((seq, 1)),
+        }
+        Some(was)
+    }
+
+    /// Appends a message; it is durable per the fsync policy when this returns. With
+    /// `drop-oldest` older records may be dropped to make room (reported in [`Appended`]).
+    pub fn append(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        now: Instant,
+    ) -> Result<Appended, StoreError> {
+        if topic.len() > usize::from(u16::MAX) {
+            return Err(StoreError::TopicTooLong(topic.len()));
+        }
+        let size = RECORD_HEADER + (DATA_FIXED + topic.len() + payload.len()) as u64;
+        let limit = self.opts.cap_bytes.min(RECORD_HEADER + MAX_RECORD_BODY);
+        if size > limit {
+            return Err(StoreError::TooLarge { size, cap: limit });
+        }
+        let mut dropped = 0;
+        if self.queued_bytes + size > self.opts.cap_bytes {
+            match self.opts.on_full {
+                FullPolicy::RejectNew => {
+                    self.rejected += 1;
+                    return Err(StoreError::Full {
+                        queued: self.queued_bytes,
+                        needed: size,
+                        cap: self.opts.cap_bytes,
+                    });
+                }
+                FullPolicy::DropOldest => {
+                    let mut seq = self.first_live_seq();
+                    while self.queued_bytes + size > self.opts.cap_bytes && seq < self.next_seq {
+                        if self.finish(seq).is_some() {
+                            dropped += 1;
+                        }
+                        seq += 1;
+                    }
+                    self.dropped += dropped;
+                    warn!(dropped, "MQTT queue full: dropped the oldest messages");
+                }
+            }
+        }
+
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        if dropped > 0 {
+            for (first, count) in self.ack_runs.drain(..) {
+                encode_ack(&mut buf, first, count);
+            }
+        }
+        let seq = self.next_seq;
+        let active_size = self.segments.back().map_or(0, |s| s.size);
+        let needs_rotation = self.segments.back().is_none_or(|s| !s.entries.is_empty())
+            && active_size + buf.len() as u64 + size > self.opts.segment_bytes;
+        if needs_rotation {
+            // Acks written into the old segment stay valid: compaction only deletes from the front.
+            if !buf.is_empty() {
+                self.write_active(&buf)?;
+                buf.clear();
+            }
+            self.new_segment()?;
+        }
+        let offset = self.segments.back().map_or(0, |s| s.size) + buf.len() as u64;
+        encode_data(&mut buf, seq, topic, payload, qos, retain);
+        let result = self.write_active(&buf);
+        self.scratch = buf;
+        result?;
+        if let Some(segment) = self.segments.back_mut() {
+            segment.entries.push(Entry {
+                offset: offset as u32,
+                len: size as u32,
+                state: State::Pending,
+            });
+            segment.live += 1;
+        }
+        self.next_seq += 1;
+        self.pending += 1;
+        self.queued_bytes += size;
+        self.maybe_sync(now)?;
+        self.compact()?;
+        Ok(Appended { seq, dropped })
+    }
+
+    fn write_active(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let Some(segment) = self.segments.back_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = segment.file.write_all_at(bytes, segment.size) {
+            // Cut off whatever part was written so the file ends on a record boundary.
+            let _ = segment.file.set_len(segment.size);
+            return Err(io_err("write", &segment.path)(e));
+        }
+        segment.size += bytes.len() as u64;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn maybe_sync(&mut self, now: Instant) -> Result<(), StoreError> {
+        let due = match self.opts.fsync {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Batch(every) => now.saturating_duration_since(self.last_sync) >= every,
+            FsyncPolicy::Never => false,
+        };
+        if due && self.dirty {
+            self.sync_data(now)?;
+        }
+        Ok(())
+    }
+
+    fn sync_data(&mut self, now: Instant) -> Result<(), StoreError> {
+        if let Some(segment) = self.segments.back() {
+            segment
+                .file
+                .sync_data()
+                .map_err(io_err("fsync", &segment.path))?;
+        }
+        self.dirty = false;
+        self.last_sync = now;
+        Ok(())
+    }
+
+    fn flush_acks(&mut self) -> Result<(), StoreError> {
+        if self.ack_runs.is_empty() {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        for (first, count) in self.ack_runs.drain(..) {
+            encode_ack(&mut buf, first, count);
+        }
+        let result = self.write_active(&buf);
+        self.scratch = buf;
+        result
+    }
+
+    /// Periodic work driven by the caller's clock: persists buffered acks and runs the batch
+    /// fsync when its interval has passed.
+    pub fn tick(&mut self, now: Instant) -> Result<(), StoreError> {
+        self.flush_acks()?;
+        self.maybe_sync(now)
+    }
+
+    /// Persists buffered acks and fsyncs now, whatever the policy says.
+    pub fn sync(&mut self, now: Instant) -> Result<(), StoreError> {
+        self.flush_acks()?;
+        if self.dirty {
+            self.sync_data(now)?;
+        }
+        Ok(())
+    }
+
+    /// When `tick` next has work to do under the `batch` policy, if anything is unsynced.
+    pub fn sync_deadline(&self) -> Option<Instant> {
+        match self.opts.fsync {
+            FsyncPolicy::Batch(every) if self.dirty || !self.ack_runs.is_empty() => {
+                Some(self.last_sync + every)
+            }
+            _ => None,
+        }
+    }
+
+    /// Hands out the oldest pending record (now in flight), reading it back from disk.
+    /// Records that fail their CRC on the way back are counted as corrupt and skipped.
+    pub fn next_to_send(&mut self) -> Result<Option<Record>, StoreError> {
+        while self.pending > 0 && self.cursor < self.next_seq {
+            let seq = self.cursor;
+            self.cursor += 1;
+            let Some(i) = self.segment_index(seq) else {
+                // A gap between segments or a compacted segment: jump to the next one.
+                let next = self.segments.partition_point(|s| s.base <= seq);
+                self.cursor = match self.segments.get(next) {
+                    Some(segment) => segment.base,
+                    None => self.next_seq,
+                };
+                continue;
+            };
+            let segment = &self.segments[i];
+            let entry = segment.entries[(seq - segment.base) as usize];
+            if entry.state != State::Pending {
+                continue;
+            }
+            let mut buf = vec![0u8; entry.len as usize];
+            segment
+                .file
+                .read_exact_at(&mut buf, u64::from(entry.offset))
+                .map_err(io_err("read", &segment.path))?;
+            let record = frame_at(&buf, 0).and_then(|(body, _)| match decode_body(body)? {
+                Body::Data {
+                    seq: s,
+                    qos,
+                    retain,
+                    topic,
+                    payload,
+                } if s == seq => Some(Record {
+                    seq,
+                    topic: topic.to_owned(),
+                    payload: payload.to_vec(),
+                    qos,
+                    retain,
+                }),
+                _ => None,
+            });
+            match record {
+                Some(record) => {
+                    if let Some(entry) = self.entry_mut(seq) {
+                        entry.state = State::Inflight;
+                    }
+                    self.pending -= 1;
+                    self.inflight += 1;
+                    return Ok(Some(record));
+                }
+                None => {
+                    warn!(
+                        path = %self.segments[i].path.display(),
+                        seq,
+                        "MQTT queue: record corrupt on read-back (CRC mismatch), skipped"
+                    );
+                    self.finish(seq);
+                    self.corrupt += 1;
+                    self.compact()?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes record `seq` (broker ack, or QoS 0 written to the network). Out-of-order acks
+    /// are fine. Returns false when the record is unknown or already done (e.g. dropped).
+    pub fn ack(&mut self, seq: u64) -> Result<bool, StoreError> {
+        if self.finish(seq).is_none() {
+            return Ok(false);
+        }
+        self.acked += 1;
+        if self.ack_runs.len() >= MAX_PENDING_ACK_RUNS {
+            self.flush_acks()?;
+        }
+        self.compact()?;
+        Ok(true)
+    }
+
+    /// Puts one in-flight record back to pending, to be handed out again in order.
+    pub fn requeue(&mut self, seq: u64) -> bool {
+        match self.entry_mut(seq) {
+            Some(entry) if entry.state == State::Inflight => {
+                entry.state = State::Pending;
+                self.inflight -= 1;
+                self.pending += 1;
+                self.cursor = self.cursor.min(seq);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts every in-flight record back to pending (the connection dropped); returns how many.
+    pub fn requeue_all(&mut self) -> u64 {
+        let mut moved = 0;
+        for segment in &mut self.segments {
+            if moved == self.inflight {
+                break;
+            }
+            for entry in &mut segment.entries {
+                if entry.state == State::Inflight {
+                    entry.state = State::Pending;
+                    moved += 1;
+                }
+            }
+        }
+        self.inflight -= moved;
+        self.pending += moved;
+        self.cursor = self.first_live_seq();
+        moved
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            queued: self.pending,
+            inflight: self.inflight,
+            acked: self.acked,
+            dropped: self.dropped,
+            rejected: self.rejected,
+            corrupt: self.corrupt,
+            queued_bytes: self.queued_bytes,
+            bytes_on_disk: self.segments.iter().map(|s| s.size).sum(),
+            next_seq: self.next_seq,
+        }
+    }
+
+    /// The directory holding the segment files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let result = if self.opts.fsync == FsyncPolicy::Never {
+            self.flush_acks()
+        } else {
+            self.sync(Instant::now())
+        };
+        if let Err(e) = result {
+            warn!(error = %e, "MQTT queue: could not persist state on close");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(cap: u64, on_full: FullPolicy) -> StoreOptions {
+        StoreOptions {
+            cap_bytes: cap,
+            on_full,
+            fsync: FsyncPolicy::Never,
+            segment_bytes: 1024,
+        }
+    }
+
+    /// Size with framing of a record with `topic` and `payload`.
+    fn rec_size(topic: &str, payload: &[u8]) -> u64 {
+        RECORD_HEADER + (DATA_FIXED + topic.len() + payload.len()) as u64
+    }
+
+    fn drain(store: &mut Store) -> Vec<Record> {
+        let mut out = Vec::new();
+        while let Some(r) = store.next_to_send().expect("read") {
+            out.push(r);
+        }
+        out
+    }
+
+    fn seqs(records: &[Record]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    fn segment_files(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir)
+            .expect("ls")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn fill(store: &mut Store, n: u64, qos: QoS) {
+        for i in 0..n {
+            store
+                .append(
+                    "t/x",
+                    format!("m{i:04}").as_bytes(),
+                    qos,
+                    false,
+                    Instant::now(),
+                )
+                .expect("append");
+        }
+    }
+
+    #[test]
+    fn append_read_ack_roundtrip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let mut s =
+            Store::open(dir.path(), opts(1 << 20, FullPolicy::RejectNew), now).expect("open");
+        let a = s
+            .append("a/b", b"hello", QoS::AtLeastOnce, true, now)
+            .expect("append");
+        let b = s
+            .append("c", b"", QoS::AtMostOnce, false, now)
+            .expect("append");
+        assert_eq!((a.seq, b.seq, a.dropped), (1, 2, 0));
+        assert_eq!(s.stats().queued, 2);
+        let r = s.next_to_send().expect("read").expect("some");
+        assert_eq!(
+            r,
+            Record {
+                seq: 1,
+                topic: "a/b".into(),
+                payload: b"hello".to_vec(),
+                qos: QoS::AtLeastOnce,
+                retain: true
+            }
+        );
+        let r2 = s.next_to_send().expect("read").expect("some");
+        assert_eq!((r2.seq, r2.qos, r2.retain), (2, QoS::AtMostOnce, false));
+        assert!(s.next_to_send().expect("read").is_none());
+        let st = s.stats();
+        assert_eq!((st.queued, st.inflight), (0, 2));
+        // Out-of-order acks.
+        assert!(s.ack(2).expect("ack"));
+        assert!(s.ack(1).expect("ack"));
+        assert!(!s.ack(1).expect("ack"), "double ack is refused");
+        assert!(!s.ack(99).expect("ack"), "unknown seq");
+        let st = s.stats();
+        assert_eq!(
+            (st.queued, st.inflight, st.acked, st.queued_bytes),
+            (0, 0, 2, 0)
+        );
+    }
+
+    #[test]
+    fn restart_replays_unacked_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            fill(&mut s, 100, QoS::AtLeastOnce);
+            let out = drain(&mut s);
+            assert_eq!(out.len(), 100);
+            for seq in [1, 2, 3, 50, 51, 99] {
+                assert!(s.ack(seq).expect("ack"));
+            }
+            // Dropped without an explicit sync: acks are persisted by Drop.
+        }
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        let st = s.stats();
+        assert_eq!((st.queued, st.inflight, st.next_seq), (94, 0, 101));
+        let out = drain(&mut s);
+        let expected: Vec<u64> = (4..=100).filter(|s| ![50, 51, 99].contains(s)).collect();
+        assert_eq!(seqs(&out), expected);
+        assert_eq!(out[0].payload, b"m0003");
+        // New appends continue the sequence.
+        let a = s
+            .append("t", b"x", QoS::AtLeastOnce, false, Instant::now())
+            .expect("append");
+        assert_eq!(a.seq, 101);
+    }
+
+    #[test]
+    fn restart_without_ack_persistence_replays_everything_unacked() {
+        // Simulates a crash: acks still buffered in memory are lost (mem::forget skips Drop),
+        // so already-acked records come back (duplicates), but nothing is lost.
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        fill(&mut s, 10, QoS::AtLeastOnce);
+        drain(&mut s);
+        s.ack(1).expect("ack");
+        s.tick(Instant::now()).expect("tick"); // ack of 1 persisted
+        s.ack(2).expect("ack"); // not persisted
+        std::mem::forget(s);
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(seqs(&drain(&mut s)), (2..=10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn requeue_replays_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        fill(&mut s, 10, QoS::AtLeastOnce);
+        let first = drain(&mut s);
+        assert_eq!(first.len(), 10);
+        s.ack(3).expect("ack");
+        s.ack(7).expect("ack");
+        assert_eq!(s.requeue_all(), 8);
+        assert_eq!(seqs(&drain(&mut s)), vec![1, 2, 4, 5, 6, 8, 9, 10]);
+        assert!(s.requeue(9));
+        assert!(s.requeue(4));
+        assert!(!s.requeue(3), "done records are not requeued");
+        assert_eq!(seqs(&drain(&mut s)), vec![4, 9]);
+    }
+
+    #[test]
+    fn segments_rotate_and_compact_when_fully_acked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        let payload = [7u8; 200];
+        for _ in 0..20 {
+            s.append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
+                .expect("append");
+        }
+        let files = segment_files(dir.path()).len();
+        assert!(files >= 4, "1024-byte segments rotate, got {files}");
+        let out = drain(&mut s);
+        // Ack everything but the last record: all segments but the active one go.
+        for r in &out[..19] {
+            s.ack(r.seq).expect("ack");
+        }
+        assert_eq!(segment_files(dir.path()).len(), 1);
+        assert!(s.stats().bytes_on_disk <= 1024 + 64);
+        s.ack(20).expect("ack");
+        let st = s.stats();
+        assert_eq!((st.queued, st.inflight, st.acked), (0, 0, 20));
+        drop(s);
+        let s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!((s.stats().queued, s.stats().next_seq), (0, 21));
+    }
+
+    #[test]
+    fn out_of_order_ack_blocks_compaction_only_until_acked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        let payload = [1u8; 300];
+        for _ in 0..9 {
+            s.append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
+                .expect("append");
+        }
+        let before = segment_files(dir.path()).len();
+        drain(&mut s);
+        for seq in 2..=9 {
+            s.ack(seq).expect("ack");
+        }
+        assert_eq!(
+            segment_files(dir.path()).len(),
+            before,
+            "seq 1 pins the head"
+        );
+        s.ack(1).expect("ack");
+        assert_eq!(segment_files(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn cap_drop_oldest_counts_exactly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = rec_size("t/x", b"m0000");
+        let mut s = Store::open(
+            dir.path(),
+            opts(10 * one, FullPolicy::DropOldest),
+            Instant::now(),
+        )
+        .expect("open");
+        let mut reported = 0;
+        for i in 0..25u64 {
+            let a = s
+                .append(
+                    "t/x",
+                    format!("m{i:04}").as_bytes(),
+                    QoS::AtLeastOnce,
+                    false,
+                    Instant::now(),
+                )
+                .expect("append");
+            reported += a.dropped;
+            assert_eq!(a.dropped, u64::from(i >= 10));
+        }
+        let st = s.stats();
+        assert_eq!(
+            (st.dropped, reported, st.queued, st.queued_bytes),
+            (15, 15, 10, 10 * one)
+        );
+        let out = drain(&mut s);
+        assert_eq!(seqs(&out), (16..=25).collect::<Vec<_>>());
+        assert_eq!(out[0].payload, b"m0015");
+        drop(s);
+        // Drops are persisted: they do not come back after a restart.
+        let mut s = Store::open(
+            dir.path(),
+            opts(10 * one, FullPolicy::DropOldest),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(seqs(&drain(&mut s)), (16..=25).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn cap_drop_oldest_big_record_drops_several() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = rec_size("t", b"aaaa");
+        let mut s = Store::open(
+            dir.path(),
+            opts(10 * one, FullPolicy::DropOldest),
+            Instant::now(),
+        )
+        .expect("open");
+        for _ in 0..10 {
+            s.append("t", b"aaaa", QoS::AtMostOnce, false, Instant::now())
+                .expect("append");
+        }
+        // Needs the room of 3 small records (2 * one + a bit).
+        let big = vec![0u8; (2 * one) as usize + 1];
+        let a = s
+            .append("t", &big, QoS::AtLeastOnce, false, Instant::now())
+            .expect("append");
+        assert_eq!(a.dropped, 3);
+        assert_eq!(s.stats().dropped, 3);
+        assert_eq!(s.stats().queued, 8);
+        // Bigger than the cap: refused whatever the policy.
+        let huge = vec![0u8; (10 * one) as usize];
+        assert!(matches!(
+            s.append("t", &huge, QoS::AtLeastOnce, false, Instant::now()),
+            Err(StoreError::TooLarge { .. })
+        ));
+        assert_eq!(s.stats().dropped, 3);
+    }
+
+    #[test]
+    fn cap_drop_oldest_includes_inflight_and_ignores_late_ack() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = rec_size("t/x", b"m0000");
+        let mut s = Store::open(
+            dir.path(),
+            opts(3 * one, FullPolicy::DropOldest),
+            Instant::now(),
+        )
+        .expect("open");
+        fill(&mut s, 3, QoS::AtLeastOnce);
+        assert_eq!(s.next_to_send().expect("read").map(|r| r.seq), Some(1));
+        fill(&mut s, 1, QoS::AtLeastOnce);
+        let st = s.stats();
+        assert_eq!((st.dropped, st.inflight, st.queued), (1, 0, 3));
+        assert!(
+            !s.ack(1).expect("ack"),
+            "ack of a dropped record is ignored"
+        );
+        assert_eq!(s.stats().acked, 0);
+    }
+
+    #[test]
+    fn cap_reject_new_counts_exactly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = rec_size("t/x", b"m0000");
+        let mut s = Store::open(
+            dir.path(),
+            opts(10 * one, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        let mut refused = 0;
+        for i in 0..25u64 {
+            match s.append(
+                "t/x",
+                format!("m{i:04}").as_bytes(),
+                QoS::AtLeastOnce,
+                false,
+                Instant::now(),
+            ) {
+                Ok(a) => assert_eq!(a.dropped, 0),
+                Err(StoreError::Full {
+                    queued,
+                    needed,
+                    cap,
+                }) => {
+                    assert_eq!((queued, needed, cap), (10 * one, one, 10 * one));
+                    refused += 1;
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        let st = s.stats();
+        assert_eq!(
+            (refused, st.rejected, st.dropped, st.queued),
+            (15, 15, 0, 10)
+        );
+        // Acking frees room again.
+        let out = drain(&mut s);
+        assert_eq!(seqs(&out), (1..=10).collect::<Vec<_>>());
+        s.ack(1).expect("ack");
+        let a = s
+            .append("t/x", b"m9999", QoS::AtLeastOnce, false, Instant::now())
+            .expect("room after ack");
+        assert_eq!(
+            a.seq, 11,
+            "rejected appends do not consume sequence numbers"
+        );
+        assert!(s
+            .append("t/x", b"m9999", QoS::AtLeastOnce, false, Instant::now())
+            .is_err());
+        assert_eq!(s.stats().rejected, 16);
+    }
+
+    /// Byte offset of the start of record number `index` (0-based) of a single-segment file.
+    fn record_offset(file: &[u8], index: usize) -> usize {
+        let mut pos = 0;
+        for _ in 0..index {
+            let len = u32::from_le_bytes(file[pos..pos + 4].try_into().expect("4")) as usize;
+            pos += 8 + len;
+        }
+        pos
+    }
+
+    fn only_segment(dir: &Path) -> PathBuf {
+        let files = segment_files(dir);
+        assert_eq!(files.len(), 1);
+        files[0].clone()
+    }
+
+    #[test]
+    fn truncated_tail_is_skipped_and_rest_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            fill(&mut s, 5, QoS::AtLeastOnce);
+        }
+        let path = only_segment(dir.path());
+        let bytes = fs::read(&path).expect("read");
+        let cut = record_offset(&bytes, 4) + 11; // mid-way through the 5th record
+        fs::write(&path, &bytes[..cut]).expect("truncate");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(
+            fs::metadata(&path).expect("stat").len(),
+            record_offset(&bytes, 4) as u64,
+            "torn tail truncated"
+        );
+        let a = s
+            .append("t/x", b"after", QoS::AtLeastOnce, false, Instant::now())
+            .expect("append after the torn tail");
+        assert_eq!(
+            a.seq, 5,
+            "the torn record never completed, its seq is reused"
+        );
+        drop(s);
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        let out = drain(&mut s);
+        assert_eq!(seqs(&out), vec![1, 2, 3, 4, 5]);
+        assert_eq!(out[4].payload, b"after");
+        assert_eq!(s.stats().corrupt, 0);
+    }
+
+    #[test]
+    fn truncated_header_is_skipped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            fill(&mut s, 3, QoS::AtLeastOnce);
+        }
+        let path = only_segment(dir.path());
+        let bytes = fs::read(&path).expect("read");
+        let cut = record_offset(&bytes, 2) + 3; // inside the 3rd record's length field
+        fs::write(&path, &bytes[..cut]).expect("truncate");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(seqs(&drain(&mut s)), vec![1, 2]);
+    }
+
+    #[test]
+    fn corrupt_byte_in_the_middle_loses_only_that_record() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            fill(&mut s, 6, QoS::AtLeastOnce);
+        }
+        let path = only_segment(dir.path());
+        let mut bytes = fs::read(&path).expect("read");
+        let at = record_offset(&bytes, 2) + 20; // inside the payload of record 3
+        bytes[at] ^= 0x55;
+        fs::write(&path, &bytes).expect("write");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        let out = drain(&mut s);
+        assert_eq!(seqs(&out), vec![1, 2, 4, 5, 6]);
+        assert_eq!(out[2].payload, b"m0003");
+        assert_eq!(s.stats().corrupt, 1);
+        assert_eq!(
+            fs::metadata(&path).expect("stat").len(),
+            bytes.len() as u64,
+            "mid-file corruption does not truncate the valid records after it"
+        );
+        let a = s
+            .append("t", b"x", QoS::AtLeastOnce, false, Instant::now())
+            .expect("append");
+        assert_eq!(a.seq, 7);
+    }
+
+    #[test]
+    fn corrupt_length_field_resyncs_on_next_record() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            fill(&mut s, 4, QoS::AtLeastOnce);
+        }
+        let path = only_segment(dir.path());
+        let mut bytes = fs::read(&path).expect("read");
+        let at = record_offset(&bytes, 1);
+        bytes[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        fs::write(&path, &bytes).expect("write");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(seqs(&drain(&mut s)), vec![1, 3, 4]);
+        assert_eq!(s.stats().corrupt, 1);
+    }
+
+    #[test]
+    fn corruption_after_open_is_caught_on_read_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        fill(&mut s, 3, QoS::AtLeastOnce);
+        let path = only_segment(dir.path());
+        let mut bytes = fs::read(&path).expect("read");
+        let at = record_offset(&bytes, 1) + 12;
+        bytes[at] ^= 1;
+        fs::write(&path, &bytes).expect("write");
+        assert_eq!(seqs(&drain(&mut s)), vec![1, 3]);
+        let st = s.stats();
+        assert_eq!((st.corrupt, st.inflight, st.queued), (1, 2, 0));
+    }
+
+    #[test]
+    fn garbage_files_and_empty_dir() {
+        let dir = tempfile::tempdir().expect("tmp");
+        fs::write(dir.path().join("notes.txt"), b"hi").expect("write");
+        fs::write(dir.path().join("00000000000000000001.seg"), b"\x01\x02\x03").expect("write");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        assert!(s.next_to_send().expect("read").is_none());
+        let a = s
+            .append("t", b"x", QoS::AtMostOnce, false, Instant::now())
+            .expect("append");
+        assert_eq!(a.seq, 1);
+        drop(s);
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        assert_eq!(seqs(&drain(&mut s)), vec![1]);
+    }
+
+    #[test]
+    fn sequence_survives_full_compaction() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let mut s = Store::open(
+                dir.path(),
+                opts(1 << 20, FullPolicy::RejectNew),
+                Instant::now(),
+            )
+            .expect("open");
+            let payload = [0u8; 400];
+            for _ in 0..7 {
+                s.append("t", &payload, QoS::AtMostOnce, false, Instant::now())
+                    .expect("append");
+            }
+            for r in drain(&mut s) {
+                s.ack(r.seq).expect("ack");
+            }
+        }
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        assert_eq!(s.stats().queued, 0);
+        let a = s
+            .append("t", b"x", QoS::AtMostOnce, false, Instant::now())
+            .expect("append");
+        assert_eq!(a.seq, 8);
+    }
+
+    #[test]
+    fn batch_fsync_follows_the_callers_clock() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t0 = Instant::now();
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.fsync = FsyncPolicy::Batch(Duration::from_millis(100));
+        let mut s = Store::open(dir.path(), o, t0).expect("open");
+        s.append("t", b"1", QoS::AtLeastOnce, false, t0)
+            .expect("append");
+        assert_eq!(s.sync_deadline(), Some(t0 + Duration::from_millis(100)));
+        s.append(
+            "t",
+            b"2",
+            QoS::AtLeastOnce,
+            false,
+            t0 + Duration::from_millis(50),
+        )
+        .expect("append");
+        assert!(s.dirty, "not yet synced within the interval");
+        s.tick(t0 + Duration::from_millis(99)).expect("tick");
+        assert!(s.dirty);
+        s.tick(t0 + Duration::from_millis(100)).expect("tick");
+        assert!(!s.dirty, "synced once the interval passed");
+        assert_eq!(s.sync_deadline(), None);
+
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.fsync = FsyncPolicy::Always;
+        let dir2 = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(dir2.path(), o, t0).expect("open");
+        s.append("t", b"1", QoS::AtLeastOnce, false, t0)
+            .expect("append");
+        assert!(!s.dirty, "always: synced by append");
+    }
+
+    #[test]
+    fn long_topic_is_stored_intact() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("open");
+        let topic = "é".repeat(30_000); // 60000 bytes, larger than a segment
+        s.append(&topic, b"p", QoS::ExactlyOnce, true, Instant::now())
+            .expect("append");
+        s.append("small", b"q", QoS::AtLeastOnce, false, Instant::now())
+            .expect("append");
+        drop(s);
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        let out = drain(&mut s);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].topic, topic);
+        assert_eq!((out[0].qos, out[0].retain), (QoS::ExactlyOnce, true));
+        assert_eq!(out[1].topic, "small");
+    }
+}
