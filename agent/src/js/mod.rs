@@ -1,0 +1,208 @@
+//! The JavaScript side of the agent: one JS thread owning a QuickJS runtime, Node-style.
+//!
+//! Everything else (devices, MQTT, sensors, timers' clock) runs as tokio tasks that talk to the JS
+//! thread over a bounded channel of [`LoopMsg`]s. The loop ([`runtime`]) runs Node's phases: expired
+//! timers, then a batch of events (one context entry per batch), then immediates, draining
+//! `process.nextTick` and promise jobs after every callback.
+
+pub mod errors;
+pub mod loader;
+mod native;
+pub mod runtime;
+pub mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rquickjs::{Ctx, Function, IntoJs};
+use tokio::sync::mpsc;
+
+use crate::config::{Limits, OnError};
+pub use runtime::{run_script, Exit};
+
+/// Work for the JS thread, run inside the context with the [`Host`] entry points at hand.
+pub type JsTask = Box<dyn for<'js> FnOnce(&Host<'js>) -> rquickjs::Result<()> + Send>;
+
+/// A message to the JS thread.
+pub enum LoopMsg {
+    /// Run a task (deliver an event, settle a promise).
+    Task(JsTask),
+    /// Emit `shutdown` and finish within the grace period.
+    Shutdown(String),
+}
+
+/// Cloneable, `Send` handle to the JS thread's queue; what every subsystem holds.
+#[derive(Clone)]
+pub struct LoopSender {
+    tx: mpsc::Sender<LoopMsg>,
+}
+
+impl LoopSender {
+    /// Queue a task, waiting for room (backpressure from a busy script).
+    pub async fn send(&self, task: JsTask) -> bool {
+        self.tx.send(LoopMsg::Task(task)).await.is_ok()
+    }
+
+    /// Queue a task from a blocking thread.
+    pub fn blocking_send(&self, task: JsTask) -> bool {
+        self.tx.blocking_send(LoopMsg::Task(task)).is_ok()
+    }
+
+    /// Queue a task if there is room; gives the task back when the queue is full.
+    pub fn try_send(&self, task: JsTask) -> Result<(), JsTask> {
+        match self.tx.try_send(LoopMsg::Task(task)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(LoopMsg::Task(t)))
+            | Err(mpsc::error::TrySendError::Closed(LoopMsg::Task(t))) => Err(t),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Ask the scripts to shut down (SIGTERM/SIGINT or an OTA switch).
+    pub async fn shutdown(&self, reason: impl Into<String>) {
+        let _ = self.tx.send(LoopMsg::Shutdown(reason.into())).await;
+    }
+}
+
+/// Create the channel between subsystems and the JS thread.
+pub fn channel(capacity: usize) -> (LoopSender, mpsc::Receiver<LoopMsg>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (LoopSender { tx }, rx)
+}
+
+/// Who the scripts run as: what `ganglion:agent` and `process` report.
+#[derive(Debug, Clone)]
+pub struct ScriptOptions {
+    /// Folder imports may not leave.
+    pub scripts_root: PathBuf,
+    /// Entry module (absolute or relative to the working directory).
+    pub entry: PathBuf,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Agent id.
+    pub agent_id: String,
+    /// Board name.
+    pub board: String,
+    /// `process.env` contents.
+    pub env: Vec<(String, String)>,
+    /// `process.argv` after `ganglion` and the entry path.
+    pub args: Vec<String>,
+    /// Grace period after `shutdown`.
+    pub shutdown_grace: Duration,
+    /// Policy for uncaught errors.
+    pub on_error: OnError,
+}
+
+/// Loop state shared between the loop and the native functions (all on the JS thread).
+/// Holds no JS values, so it can outlive the runtime safely.
+pub struct Shared {
+    timers: RefCell<timers::TimerQueue>,
+    immediates: Cell<i64>,
+    immediates_refed: Cell<i64>,
+    handles: Cell<usize>,
+    pending_ops: Cell<usize>,
+    deadline: Cell<Option<Instant>>,
+    callback_limit: Duration,
+    errors: Cell<u64>,
+    events: Cell<u64>,
+    exit_requested: Cell<Option<i32>>,
+    healthy: Cell<bool>,
+    start: Instant,
+}
+
+impl Shared {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            timers: RefCell::new(timers::TimerQueue::new()),
+            immediates: Cell::new(0),
+            immediates_refed: Cell::new(0),
+            handles: Cell::new(0),
+            pending_ops: Cell::new(0),
+            deadline: Cell::new(None),
+            callback_limit: limits.callback_time,
+            errors: Cell::new(0),
+            events: Cell::new(0),
+            exit_requested: Cell::new(None),
+            healthy: Cell::new(false),
+            start: Instant::now(),
+        }
+    }
+
+    /// Start the CPU-time budget of the callback about to run.
+    pub fn arm(&self) {
+        self.deadline
+            .set(Some(Instant::now() + self.callback_limit));
+    }
+
+    /// No callback is running: nothing to interrupt.
+    pub fn disarm(&self) {
+        self.deadline.set(None);
+    }
+
+    /// A long-lived handle (open device, MQTT connection) keeps the process alive.
+    pub fn add_handle(&self) {
+        self.handles.set(self.handles.get() + 1);
+    }
+
+    /// A long-lived handle was closed.
+    pub fn remove_handle(&self) {
+        self.handles.set(self.handles.get().saturating_sub(1));
+    }
+
+    /// An operation whose completion will come back as a task (e.g. an async I2C read) started.
+    pub fn begin_op(&self) {
+        self.pending_ops.set(self.pending_ops.get() + 1);
+    }
+
+    /// That operation completed.
+    pub fn end_op(&self) {
+        self.pending_ops
+            .set(self.pending_ops.get().saturating_sub(1));
+    }
+
+    /// Uncaught errors so far.
+    pub fn errors(&self) -> u64 {
+        self.errors.get()
+    }
+
+    /// Whether the script called `agent.healthy()`.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.get()
+    }
+
+    fn alive(&self, shutting_down: bool) -> bool {
+        self.timers.borrow().refed() > 0
+            || self.immediates_refed.get() > 0
+            || self.pending_ops.get() > 0
+            || (!shutting_down && self.handles.get() > 0)
+    }
+}
+
+/// The JS thread's entry points into the bootstrap, handed to every [`JsTask`].
+pub struct Host<'js> {
+    /// The context.
+    pub ctx: Ctx<'js>,
+    deliver: Function<'js>,
+    call: Function<'js>,
+    shared: std::rc::Rc<Shared>,
+}
+
+impl<'js> Host<'js> {
+    /// Deliver `(type, payload)` to the JS handler registered under handle `id`, as one macrotask.
+    pub fn deliver<P: IntoJs<'js>>(&self, id: u32, ty: &str, payload: P) -> rquickjs::Result<()> {
+        self.shared.arm();
+        self.deliver.call::<_, ()>((id, ty, payload))
+    }
+
+    /// Call a JS function as one macrotask (errors reported, ticks drained).
+    pub fn call<A: IntoJs<'js>>(&self, f: Function<'js>, arg: A) -> rquickjs::Result<()> {
+        self.shared.arm();
+        self.call.call::<_, ()>((f, arg))
+    }
+
+    /// The loop state (handles, pending operations).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+}

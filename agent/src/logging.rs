@@ -1,0 +1,25 @@
+//! Log setup: human-readable by default, JSON lines with `--log-format json`; the filter comes
+//! from `GANGLION_LOG` (tracing's EnvFilter syntax, e.g. `info,script=debug`).
+
+use tracing_subscriber::EnvFilter;
+
+/// Output format for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line (for journald/log shippers).
+    Json,
+}
+
+/// Install the global subscriber (once); logs go to stderr.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("GANGLION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.compact().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
