@@ -1,1 +1,5 @@
-//! End-to-end tests: one test binary, one module per topic.
+//! End-to-end tests: one test binary, one module per topic. They run the real `ganglion` binary
+//! (and, per topic, a real Mosquitto, real pseudo-terminals, qemu).
+
+mod common;
+mod runtime;

@@ -1,6 +1,8 @@
 //! Log setup: human-readable by default, JSON lines with `--log-format json`; the filter comes
 //! from `GANGLION_LOG` (tracing's EnvFilter syntax, e.g. `info,script=debug`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Output format for logs.
@@ -17,7 +19,8 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("GANGLION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Human => builder.compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -27,7 +27,7 @@ function errorToString(e) {
 }
 
 function reportError(e, where) {
-  if (e instanceof ExitSignal) throw e;
+  if (e instanceof ExitSignal) return; // process.exit(): the loop ends after this callback
   if (process.listenerCount('uncaughtException') > 0) {
     try {
       process.emit('uncaughtException', e, where);
