@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Release build of the `ganglion` agent for one target, from this x86_64 machine.
+#
+# Usage: cross/build.sh <aarch64|armv7|aarch64-static|x86_64> [--small] [--profile NAME] [cargo args...]
+#   aarch64         aarch64-unknown-linux-gnu (Pi 3/4/5, Zero 2 W on 64-bit Raspberry Pi OS)
+#   armv7           armv7-unknown-linux-gnueabihf (32-bit Raspberry Pi OS)
+#   aarch64-static  aarch64-unknown-linux-gnu, glibc linked statically (+crt-static): for the emulated
+#                   board's initramfs, which has no libc. Not musl: Debian has no aarch64 musl C cross
+#                   compiler for QuickJS's C sources, and gcc with glibc headers against musl is an ABI
+#                   gamble. Built in target/static so it does not evict the dynamic aarch64 build.
+#   x86_64          x86_64-unknown-linux-gnu
+#   --small         profile "release-small" (release with opt-level="s"), defined here via --config
+#   other args go to cargo (e.g. --no-default-features, --features X)
+# Output: target/cross/<target>[-<profile>]/ganglion (stripped); prints its path and size.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=cross/env.sh
+source "$here/env.sh"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+(($#)) || usage
+name=$1
+shift
+profile=release
+cargo_args=()
+cfg=()
+while (($#)); do
+    case $1 in
+        --small) profile=release-small
+                 cfg=(--config 'profile.release-small.inherits="release"'
+                      --config 'profile.release-small.opt-level="s"') ;;
+        --profile) profile=$2; shift ;;
+        -h|--help) usage ;;
+        *) cargo_args+=("$1") ;;
+    esac
+    shift
+done
+
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+case $name in
+    aarch64) triple=aarch64-unknown-linux-gnu strip=aarch64-linux-gnu-strip ;;
+    armv7) triple=armv7-unknown-linux-gnueabihf strip=arm-linux-gnueabihf-strip ;;
+    aarch64-static)
+        triple=aarch64-unknown-linux-gnu strip=aarch64-linux-gnu-strip
+        target_dir=$root/target/static
+        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" ;;
+    x86_64) triple=x86_64-unknown-linux-gnu strip=strip ;;
+    *) usage ;;
+esac
+command -v "$strip" >/dev/null || { echo "build: $strip not found: run cross/setup.sh" >&2; exit 1; }
+
+(
+    cd "$root"
+    cargo build -p ganglion --bin ganglion --target "$triple" --profile "$profile" \
+        --target-dir "$target_dir" ${cfg[@]+"${cfg[@]}"} ${cargo_args[@]+"${cargo_args[@]}"}
+)
+built=$target_dir/$triple/$profile/ganglion
+suffix=""
+[[ $profile != release ]] && suffix=-$profile
+for a in ${cargo_args[@]+"${cargo_args[@]}"}; do
+    [[ $a == --no-default-features ]] && suffix+=-nodefault
+done
+dest=$root/target/cross/$name$suffix
+mkdir -p "$dest"
+"$strip" -o "$dest/ganglion" "$built"
+if [[ $name == aarch64-static ]] && file "$dest/ganglion" | grep -q 'dynamically linked'; then
+    echo "build: $dest/ganglion is not static" >&2
+    exit 1
+fi
+bytes=$(stat -c %s "$dest/ganglion")
+echo "$dest/ganglion"
+awk -v b="$bytes" -v t="$triple" -v p="$profile" \
+    'BEGIN { printf "%s %s: %d bytes stripped = %.2f MB (%.2f MiB)\n", t, p, b, b / 1e6, b / 1048576 }'
