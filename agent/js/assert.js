@@ -493,12 +493,16 @@ function diffLines(actualLines, expectedLines) {
   return out;
 }
 
-function createErrDiff(actual, expected, operator) {
+/** Diff message for (deep)strictEqual; a custom message replaces the header, like Node 20. */
+function createErrDiff(actual, expected, operator, customHeader) {
   const a = inspectValue(actual);
   const e = inspectValue(expected);
-  if (a === e) return `Values have same structure but are not reference-equal:\n\n${a}\n`;
-  let header = READABLE[operator];
-  if (operator === 'strictEqual' && ((typeof actual === 'object' && actual !== null) || typeof actual === 'function')) {
+  if (a === e) {
+    return `${customHeader || 'Values have same structure but are not reference-equal:'}\n\n${a}\n`;
+  }
+  let header = customHeader || READABLE[operator];
+  if (!customHeader && operator === 'strictEqual' &&
+    ((typeof actual === 'object' && actual !== null) || typeof actual === 'function')) {
     header = READABLE.strictEqualObject;
   }
   const al = a.split('\n');
@@ -555,7 +559,9 @@ class AssertionError extends Error {
     const generated = message == null;
     let text;
     if (!generated) {
-      text = String(message);
+      text = operator === 'deepStrictEqual' || operator === 'strictEqual'
+        ? createErrDiff(actual, expected, operator, String(message))
+        : String(message);
     } else if (details !== undefined) {
       text = String(details);
     } else {
