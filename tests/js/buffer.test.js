@@ -538,7 +538,7 @@ for (const t of tests) {
     await t.fn();
   } catch (err) {
     failed++;
-    console.error(`not ok - ${t.name}\n${(err && err.stack) || err}`);
+    console.error(`not ok - ${t.name}\n${err}\n${(err && err.stack) || ''}`);
   }
 }
 if (failed) throw new Error(`buffer: ${failed} of ${tests.length} tests failed`);

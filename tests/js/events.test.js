@@ -532,7 +532,7 @@ for (const t of tests) {
     await t.fn();
   } catch (err) {
     failed++;
-    console.error(`not ok - ${t.name}\n${(err && err.stack) || err}`);
+    console.error(`not ok - ${t.name}\n${err}\n${(err && err.stack) || ''}`);
   }
 }
 if (failed) throw new Error(`events: ${failed} of ${tests.length} tests failed`);

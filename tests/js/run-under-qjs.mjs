@@ -67,7 +67,13 @@ const qjs = buildQjs();
 const work = mkdtempSync(join(tmpdir(), 'ganglion-qjs-'));
 const prelude = join(work, 'prelude.mjs');
 writeFileSync(prelude, `import * as os from 'qjs:os';
+import * as std from 'qjs:std';
 import { install } from ${JSON.stringify(join(jsDir, 'web.js'))};
+for (const level of ['error', 'warn', 'info', 'debug']) {
+  if (typeof console[level] !== 'function') {
+    console[level] = (...args) => std.err.puts(args.map(String).join(' ') + '\\n');
+  }
+}
 if (typeof globalThis.setTimeout !== 'function') {
   globalThis.setTimeout = os.setTimeout;
   globalThis.clearTimeout = os.clearTimeout;
