@@ -152,7 +152,7 @@ pub const SERIAL_KINDS: &[&str] = &["gps", "modbus"];
 #[derive(Debug)]
 pub enum SimSerialDevice {
     /// NMEA GPS receiver.
-    Gps(gps::SimGps),
+    Gps(Box<gps::SimGps>),
     /// Modbus RTU slave.
     Modbus(modbus::SimModbusSlave),
 }
@@ -217,7 +217,7 @@ pub fn build_serial_device(
                 "truncated" => gps::GpsFault::Truncated,
                 _ => gps::GpsFault::None,
             };
-            SimSerialDevice::Gps(g)
+            SimSerialDevice::Gps(Box::new(g))
         }
         "modbus" => {
             let unit = o.int("unit_id", 1, 1, 247)? as u8;
@@ -367,13 +367,9 @@ mod tests {
             .err()
             .expect("unknown");
         assert!(e.message.contains("bme280"), "{e}");
-        let e = build_serial_device("gps", &table("latitude = 91"))
-            .err()
-            .expect("range");
+        let e = build_serial_device("gps", &table("latitude = 91")).expect_err("range");
         assert!(e.message.contains("'latitude'"), "{e}");
-        let e = build_serial_device("modbus", &table("unit_id = 300"))
-            .err()
-            .expect("range");
+        let e = build_serial_device("modbus", &table("unit_id = 300")).expect_err("range");
         assert!(e.message.contains("'unit_id'"), "{e}");
         assert!(build_serial_device("gps", &table("fix = false\ntalker = \"GN\"")).is_ok());
         assert!(build_w1_device(Path::new("/tmp"), "28-01", &table("fault = \"hot\"")).is_err());
