@@ -6,8 +6,8 @@
 // one only where the global is missing (QuickJS-ng already has atob/btoa, for
 // instance), so native versions always win. The classes are also exported so
 // other built-in modules can use them directly. The only optional host hooks
-// are `setTimeout` (for AbortSignal.timeout) and `reportError`/
-// `queueMicrotask` (to report exceptions thrown by event listeners).
+// are `setTimeout` (for AbortSignal.timeout) and `reportError` or
+// `setTimeout` (to report exceptions thrown by event listeners).
 
 // ---------------------------------------------------------------------------
 // DOMException
@@ -94,10 +94,18 @@ function typeError(message, code) {
   return err;
 }
 
-/** Reports an exception thrown by an event listener without stopping dispatch. */
+/**
+ * Reports an exception thrown by an event listener without stopping dispatch:
+ * through a global `reportError` if the host has one, else as an uncaught
+ * exception from a timer callback (as Node reports it on the next tick).
+ */
 function reportListenerError(err) {
   if (typeof globalThis.reportError === 'function') {
     globalThis.reportError(err);
+  } else if (typeof globalThis.setTimeout === 'function') {
+    globalThis.setTimeout(() => {
+      throw err;
+    }, 0);
   } else if (typeof globalThis.queueMicrotask === 'function') {
     globalThis.queueMicrotask(() => {
       throw err;
