@@ -79,6 +79,42 @@ impl SimPty {
     }
 }
 
+/// Keeps a pty's slave side open after [`SimPty::into_master`]; the unplug happens when both this
+/// and the master are dropped.
+pub struct SlaveKeepalive {
+    _slave: SerialStream,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SlaveKeepalive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlaveKeepalive")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SlaveKeepalive {
+    /// The slave device path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SimPty {
+    /// Split into the master stream (for device models that need a `SerialStream`, such as
+    /// tokio-modbus's RTU server) and the slave keepalive; keep both alive while the device runs.
+    pub fn into_master(self) -> (SerialStream, SlaveKeepalive) {
+        (
+            self.master,
+            SlaveKeepalive {
+                _slave: self._slave,
+                path: self.slave_path,
+            },
+        )
+    }
+}
+
 impl AsyncRead for SimPty {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -124,6 +160,22 @@ mod tests {
         assert_eq!(std::fs::read_link(&link).expect("readlink"), b.slave_path());
         let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
         assert_eq!(leftovers, 1, "no temporary links left behind");
+    }
+
+    #[tokio::test]
+    async fn master_split_still_talks_to_the_slave() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let pty = SimPty::open().expect("pty");
+        let path = pty.slave_path().to_path_buf();
+        let (mut master, keep) = pty.into_master();
+        assert_eq!(keep.path(), path);
+        let mut port =
+            tokio_serial::SerialStream::open(&tokio_serial::new(path.to_string_lossy(), 9600))
+                .expect("open slave");
+        master.write_all(b"hi").await.expect("write");
+        let mut got = [0u8; 2];
+        port.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"hi");
     }
 
     #[test]
