@@ -156,7 +156,12 @@ pub struct Ads1115<I, D> {
     pub max_polls: u32,
 }
 
-impl<I: I2c, D: DelayNs> Ads1115<I, D> {
+impl<I, D> Ads1115<I, D>
+where
+    I: I2c,
+    I::Error: 'static,
+    D: DelayNs,
+{
     /// A driver for the chip at `address`; nothing is sent until the first read.
     pub fn new(i2c: I, delay: D, address: u8, config: Ads1115Config) -> Self {
         Self {

@@ -106,7 +106,12 @@ pub struct Bh1750<I, D> {
     config: Bh1750Config,
 }
 
-impl<I: I2c, D: DelayNs> Bh1750<I, D> {
+impl<I, D> Bh1750<I, D>
+where
+    I: I2c,
+    I::Error: 'static,
+    D: DelayNs,
+{
     /// A driver for the chip at `address`; nothing is sent until the first read.
     pub fn new(i2c: I, delay: D, address: u8, config: Bh1750Config) -> Self {
         Self {

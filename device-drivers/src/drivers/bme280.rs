@@ -517,7 +517,12 @@ pub struct Bme280<I, D> {
     pub max_polls: u32,
 }
 
-impl<I: I2c, D: DelayNs> Bme280<I, D> {
+impl<I, D> Bme280<I, D>
+where
+    I: I2c,
+    I::Error: 'static,
+    D: DelayNs,
+{
     /// A driver for the chip at `address`; nothing is sent until the first read.
     pub fn new(i2c: I, delay: D, address: u8, config: Bme280Config) -> Self {
         Self {

@@ -184,8 +184,13 @@ impl embedded_hal::delay::DelayNs for StdDelay {
 
 /// Turn an embedded-hal I2C error into a [`DeviceError`]: a NACK becomes `ENXIO`, anything else `EIO`.
 /// `what` names the device and step, e.g. `"bme280 at 0x76: reading calibration"`.
-pub(crate) fn i2c_error<E: embedded_hal::i2c::Error>(what: &str, err: E) -> DeviceError {
+/// A bus whose error type already is a [`DeviceError`] (our own `I2cBus`) keeps its code and
+/// message (`ETIMEDOUT`, `EACCES`, ...), prefixed with `what`.
+pub(crate) fn i2c_error<E: embedded_hal::i2c::Error + 'static>(what: &str, err: E) -> DeviceError {
     use embedded_hal::i2c::ErrorKind;
+    if let Some(dev) = (&err as &dyn std::any::Any).downcast_ref::<DeviceError>() {
+        return DeviceError::new(dev.code, format!("{what}: {}", dev.message));
+    }
     match err.kind() {
         ErrorKind::NoAcknowledge(_) => DeviceError::new(
             ErrorCode::Enxio,
@@ -219,6 +224,28 @@ mod tests {
             }
             Ok(Reading::new("counter").with("n", f64::from(self.0)))
         }
+    }
+
+    #[derive(Debug)]
+    struct Foreign;
+    impl embedded_hal::i2c::Error for Foreign {
+        fn kind(&self) -> embedded_hal::i2c::ErrorKind {
+            embedded_hal::i2c::ErrorKind::ArbitrationLoss
+        }
+    }
+
+    #[test]
+    fn i2c_errors_keep_our_codes_and_map_foreign_kinds() {
+        let ours = DeviceError::new(ErrorCode::Etimedout, "i2c-1: transfer timed out");
+        let e = i2c_error("bme280 at 0x76: reading data", ours);
+        assert_eq!(e.code, ErrorCode::Etimedout);
+        assert_eq!(
+            e.message,
+            "bme280 at 0x76: reading data: i2c-1: transfer timed out"
+        );
+        let e = i2c_error("x", Foreign);
+        assert_eq!(e.code, ErrorCode::Eio);
+        assert!(e.message.contains("ArbitrationLoss"), "{e}");
     }
 
     #[test]

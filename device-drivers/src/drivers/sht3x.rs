@@ -120,7 +120,12 @@ pub struct Sht3x<I, D> {
     pub max_polls: u32,
 }
 
-impl<I: I2c, D: DelayNs> Sht3x<I, D> {
+impl<I, D> Sht3x<I, D>
+where
+    I: I2c,
+    I::Error: 'static,
+    D: DelayNs,
+{
     /// A driver for the chip at `address`; nothing is sent until the first read.
     pub fn new(i2c: I, delay: D, address: u8, repeatability: Repeatability) -> Self {
         Self {

@@ -324,6 +324,40 @@ mod tests {
         assert!((r.value("illuminance").expect("lux") - 1000.0).abs() < 50.0);
     }
 
+    /// The real stack the agent uses: simulated chips on the sim bus behind `I2cBus`, drivers
+    /// built by the registry with real delays. A NACKing device does not disturb the others.
+    #[tokio::test]
+    async fn whole_sim_bus_through_i2c_bus_handle() {
+        let mut bus = crate::i2c::sim::SimI2cBus::new("sim-i2c-test");
+        for (addr, kind) in [
+            (0x76, "bme280"),
+            (0x44, "sht31"),
+            (0x48, "ads1115"),
+            (0x23, "bh1750"),
+            (0x50, "nack"),
+        ] {
+            let dev = build_i2c_device(kind, &toml::Table::new()).expect("sim device");
+            bus.attach(addr, dev).expect("attach");
+        }
+        let handle = crate::i2c::I2cBus::spawn(Box::new(bus)).expect("bus");
+        for (driver, addr, value) in [
+            ("bme280", 0x76, "pressure"),
+            ("sht3x", 0x44, "humidity"),
+            ("ads1115", 0x48, "ain3"),
+            ("bh1750", 0x23, "illuminance"),
+        ] {
+            let cfg = DriverConfig::parse(driver, &toml::Table::new()).expect("config");
+            let mut s = cfg.build_i2c(handle.clone(), Some(addr)).expect("sensor");
+            let r = s.read().await.expect(driver);
+            assert!(r.value(value).is_some(), "{driver}: {r:?}");
+        }
+        let cfg = DriverConfig::parse("sht3x", &toml::Table::new()).expect("config");
+        let mut s = cfg.build_i2c(handle.clone(), Some(0x50)).expect("sensor");
+        assert_eq!(s.read().await.expect_err("nack").code, ErrorCode::Enxio);
+        let mut s = cfg.build_i2c(handle, Some(0x44)).expect("sensor");
+        assert!(s.read().await.is_ok(), "bus still fine after the NACK");
+    }
+
     #[tokio::test]
     async fn fault_kinds_give_the_right_codes() {
         let e = read_via_registries("nack", "", "sht3x", 0x44)
