@@ -335,16 +335,20 @@ function base64Slice(buf, start, end, url) {
   return out;
 }
 
-/** Lenient base64/base64url decoding like Node: skips unknown characters, stops at '='. */
+/**
+ * Lenient base64/base64url decoding like Node: skips unknown characters and
+ * stops at '='. Like Node, a UTF-16 code unit is looked up by its low byte
+ * (so an emoji, whose surrogates end in 0x3d, ends the input like '=').
+ */
 function base64Decode(str) {
   const out = new Uint8Array((str.length * 3) >>> 2);
   let n = 0;
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < str.length; i++) {
-    const c = str.charCodeAt(i);
+    const c = str.charCodeAt(i) & 0xff;
     if (c === 0x3d) break;
-    const v = c < 256 ? B64_DECODE[c] : -1;
+    const v = B64_DECODE[c];
     if (v < 0) continue;
     acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
@@ -806,7 +810,7 @@ proto.copy = function copy(target, targetStart, sourceStart, sourceEnd) {
 };
 
 function fillImpl(buf, value, offset, end, encoding) {
-  let bytes;
+  let enc;
   if (typeof value === 'string') {
     if (offset === undefined || typeof offset === 'string') {
       encoding = offset;
@@ -816,24 +820,12 @@ function fillImpl(buf, value, offset, end, encoding) {
       encoding = end;
       end = buf.length;
     }
-    const enc = normalizeEncoding(encoding);
+    enc = normalizeEncoding(encoding);
     if (enc === undefined) {
       if (typeof encoding !== 'string') throw invalidArgType('encoding', 'of type string', encoding);
       throw unknownEncoding(encoding);
     }
-    if (value.length === 0) {
-      value = 0;
-    } else {
-      bytes = encode(value, enc);
-      if (bytes.length === 0) {
-        throw withCode(new TypeError(`The argument 'value' is invalid. Received ${shown(value)}`), 'ERR_INVALID_ARG_VALUE');
-      }
-    }
-  } else if (isUint8Array(value)) {
-    bytes = value;
-    if (bytes.length === 0) {
-      throw withCode(new TypeError("The argument 'value' is invalid. Received an empty buffer"), 'ERR_INVALID_ARG_VALUE');
-    }
+    if (value.length === 0) value = 0;
   } else if (typeof value === 'boolean') {
     value = Number(value);
   }
@@ -849,7 +841,18 @@ function fillImpl(buf, value, offset, end, encoding) {
   }
   if (offset > end || end > buf.length) throw bufferOutOfBounds();
 
-  if (bytes === undefined) {
+  let bytes;
+  if (typeof value === 'string') {
+    bytes = encode(value, enc);
+    if (bytes.length === 0) {
+      throw withCode(new TypeError(`The argument 'value' is invalid. Received ${shown(value)}`), 'ERR_INVALID_ARG_VALUE');
+    }
+  } else if (isUint8Array(value)) {
+    bytes = value;
+    if (bytes.length === 0) {
+      throw withCode(new TypeError("The argument 'value' is invalid. Received an empty buffer"), 'ERR_INVALID_ARG_VALUE');
+    }
+  } else {
     Uint8Array.prototype.fill.call(buf, value, offset, end);
     return buf;
   }
@@ -1095,6 +1098,7 @@ function defineUnsignedWrite(bytes, little) {
   const max = 2 ** (bytes * 8) - 1;
   return function write(value, offset = 0) {
     value = +value;
+    if (bytes === 1) validateNumber(offset, 'offset'); // Node checks the offset type first here
     checkInt(value, 0, max, this, offset, bytes);
     return writeUnsigned(this, Math.trunc(value) || 0, offset, bytes, little);
   };
@@ -1106,6 +1110,7 @@ function defineSignedWrite(bytes, little) {
   const full = 2 ** (bytes * 8);
   return function write(value, offset = 0) {
     value = +value;
+    if (bytes === 1) validateNumber(offset, 'offset');
     checkInt(value, min, max, this, offset, bytes);
     let v = Math.trunc(value) || 0;
     if (v < 0) v += full;

@@ -207,12 +207,12 @@ EventEmitter.prototype.emit = function emit(type, ...args) {
   return true;
 };
 
-function warnMaxListeners(target, type, count) {
+function warnMaxListeners(target, type, count, max) {
   const name = typeof type === 'symbol' ? type.toString() : String(type);
   const ctor = target && target.constructor && target.constructor.name;
   const message =
     `Possible EventEmitter memory leak detected. ${count} ${name} listeners added to ` +
-    `[${ctor || 'EventEmitter'}]. Use emitter.setMaxListeners() to increase limit`;
+    `[${ctor || 'EventEmitter'}]. MaxListeners is ${max}. Use emitter.setMaxListeners() to increase limit`;
   if (typeof console !== 'undefined' && typeof console.warn === 'function') {
     console.warn(`MaxListenersExceededWarning: ${message}`);
   }
@@ -248,7 +248,7 @@ function addListener(target, type, listener, prepend) {
     const m = maxListenersOf(target);
     if (m > 0 && existing.length > m && !existing.warned) {
       existing.warned = true;
-      warnMaxListeners(target, type, existing.length);
+      warnMaxListeners(target, type, existing.length, m);
     }
   }
   return target;

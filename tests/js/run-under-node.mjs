@@ -7,7 +7,8 @@
 //           globals come from agent/js/web.js (see node-preload.mjs).
 // mixed:    like ganglion, but Node's assert judges our other modules.
 // all (default): the three in turn. Each test file must exit 0 and end with
-// the line `ok <name> <count>`. Ends with `N passed, N failed`.
+// the line `ok <name> <count>`. Without file arguments the differential tests
+// in node-only/ run too. Ends with `N passed, N failed`.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
@@ -27,6 +28,7 @@ for (const m of modes) {
     process.exit(2);
   }
 }
+const explicitFiles = files.length;
 if (files.length === 0) {
   for (const f of readdirSync(here).sort()) if (f.endsWith('.test.js')) files.push(join(here, f));
 }
@@ -53,6 +55,24 @@ for (const mode of modes) {
       if (r.stdout) console.log(r.stdout.trimEnd());
       if (r.stderr) console.log(r.stderr.trimEnd());
       if (r.error) console.log(String(r.error));
+    }
+  }
+}
+// node-only/*.mjs compare our modules with Node's directly (differential tests).
+if (explicitFiles === 0) {
+  const dir = join(here, 'node-only');
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.mjs')) continue;
+    const r = spawnSync(process.execPath, ['--no-warnings', join(dir, f)], { encoding: 'utf8', timeout: 120_000 });
+    const last = (r.stdout || '').trim().split('\n').pop() || '';
+    if (r.status === 0 && /^ok \S+ \d+$/.test(last) && !r.stderr) {
+      passed++;
+      console.log(`node-only: ${last}`);
+    } else {
+      failed++;
+      console.log(`node-only: FAILED ${f} (exit ${r.status})`);
+      if (r.stdout) console.log(r.stdout.trimEnd());
+      if (r.stderr) console.log(r.stderr.trimEnd());
     }
   }
 }
