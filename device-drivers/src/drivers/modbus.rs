@@ -15,11 +15,13 @@
 //! ]
 //! ```
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_modbus::client::{Context, Reader};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_modbus::client::Reader;
 use tokio_modbus::Slave;
 
 use super::options::Opts;
@@ -334,9 +336,66 @@ pub fn decode_blocks(
     Ok(reading)
 }
 
+/// Stream wrapper that throws away unread input before every write. RTU has no transaction ids:
+/// a reply that arrives after its request timed out would otherwise be taken as the reply to the
+/// next request (same unit, same function), giving wrong values. RTU is half-duplex, so nothing
+/// valid can be waiting when a new request goes out.
+struct DiscardStaleInput<S> {
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> DiscardStaleInput<S> {
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let mut scratch = [0u8; 256];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {
+                    tracing::debug!(bytes = buf.filled().len(), "modbus: discarded stale input");
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for DiscardStaleInput<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for DiscardStaleInput<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if let Poll::Ready(Err(e)) = this.poll_discard(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 /// Modbus RTU sensor over any async byte stream (a serial port).
 pub struct ModbusRtu {
-    ctx: Context,
+    ctx: tokio_modbus::client::Context,
     config: ModbusConfig,
     plan: Vec<ReadBlock>,
 }
@@ -347,6 +406,7 @@ impl ModbusRtu {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let stream = DiscardStaleInput { inner: stream };
         let ctx = tokio_modbus::client::rtu::attach_slave(stream, Slave(config.unit_id));
         let plan = plan_reads(&config.registers);
         Self { ctx, config, plan }
@@ -428,6 +488,23 @@ mod tests {
             scale: 1.0,
             unit: String::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn stale_input_is_discarded_before_a_request() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut s = DiscardStaleInput { inner: near };
+        far.write_all(b"late reply").await.expect("write");
+        tokio::task::yield_now().await;
+        s.write_all(b"request").await.expect("request");
+        let mut got = [0u8; 7];
+        far.read_exact(&mut got).await.expect("request arrives");
+        assert_eq!(&got, b"request");
+        far.write_all(b"fresh").await.expect("write");
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).await.expect("reply");
+        assert_eq!(&got, b"fresh", "the late reply was dropped");
     }
 
     #[test]
