@@ -44,7 +44,8 @@ pub use registry::{BusKind, ConfigError, DriverConfig, DriverInfo, FieldInfo, DR
 
 /// One sensor reading: the driver name and named values in the units documented per driver.
 ///
-/// A plain struct so the agent can turn it into a JS object `{ sensor, driver, time, ...values }`.
+/// A plain struct so the agent can turn it into a JS object `{ sensor, driver, time, ...values }`;
+/// no driver uses `sensor`, `driver` or `time` as a value name (Modbus config rejects them).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reading {
     /// Driver that produced the reading (`"bme280"`, `"nmea"`, ...).

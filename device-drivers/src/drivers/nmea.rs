@@ -4,8 +4,9 @@
 //!
 //! Values: `fix` (GGA quality 0..8; 0 = no fix), `satellites` (count), `hdop`, `latitude`,
 //! `longitude` (signed degrees, north/east positive), `altitude` (m above mean sea level), `speed`
-//! (m/s), `course` (degrees true). Position values are absent while there is no fix. Strings:
-//! `time` (UTC, ISO 8601 when the date is known).
+//! (m/s), `course` (degrees true). Position values are absent while there is no fix. String:
+//! `gps_time` (UTC of the fix, ISO 8601 when the date is known; not `time`, which the agent
+//! sets to when the reading was taken).
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -364,7 +365,7 @@ impl GpsFix {
                 Some(d) => format!("{:04}-{:02}-{:02}T{clock}Z", d.year, d.month, d.day),
                 None => format!("{clock}Z"),
             };
-            r.push_str("time", s);
+            r.push_str("gps_time", s);
         }
         r
     }
@@ -725,7 +726,7 @@ mod tests {
         assert_eq!(r.value("satellites"), Some(8.0));
         assert_eq!(r.value("altitude"), Some(545.4));
         assert!(r.value("speed").expect("speed") > 11.5);
-        assert_eq!(r.string("time"), Some("1994-03-23T12:35:19.000Z"));
+        assert_eq!(r.string("gps_time"), Some("1994-03-23T12:35:19.000Z"));
     }
 
     #[test]

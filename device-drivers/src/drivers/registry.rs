@@ -161,7 +161,7 @@ pub const DRIVERS: &[DriverInfo] = &[
                 "course over ground, true north (only with a fix)",
             ),
             FieldInfo {
-                name: Cow::Borrowed("time"),
+                name: Cow::Borrowed("gps_time"),
                 unit: Cow::Borrowed(""),
                 description: Cow::Borrowed("UTC time of the fix, ISO 8601"),
                 text: true,

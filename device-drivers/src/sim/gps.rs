@@ -233,7 +233,7 @@ mod tests {
         assert!((r.value("speed").expect("speed") - 10.0).abs() < 0.06);
         assert_eq!(r.value("altitude"), Some(545.4));
         assert_eq!(r.value("satellites"), Some(9.0));
-        assert_eq!(r.string("time"), Some("1994-03-23T12:35:19.000Z"));
+        assert_eq!(r.string("gps_time"), Some("1994-03-23T12:35:19.000Z"));
     }
 
     #[test]
