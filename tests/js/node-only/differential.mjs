@@ -1,13 +1,15 @@
 // Differential tests, Node.js only: random operation sequences run against
-// Node's own `events` and `buffer` and against agent/js/events.js and
-// agent/js/buffer.js must give identical results (return values, bytes,
-// listener state, thrown error names and codes). Seeds are fixed, so a
+// Node's own `events`, `buffer` and `assert` and against agent/js/events.js,
+// buffer.js and assert.js must give identical results (return values, bytes,
+// listener state, thrown error names and codes, deep-equality verdicts). Seeds are fixed, so a
 // failure is reproducible. Run by run-under-node.mjs; prints
 // `ok differential <checks>`.
 import NodeEE from 'node:events';
 import { Buffer as NB } from 'node:buffer';
 import MyEE from '../../../agent/js/events.js';
 import { Buffer as MB } from '../../../agent/js/buffer.js';
+import nodeAssert from 'node:assert';
+import myAssert from '../../../agent/js/assert.js';
 
 // xorshift32: deterministic, full-period, integer-exact.
 let s = 7;
@@ -117,6 +119,82 @@ for (const seed of [7, 99]) {
     const s1 = rnd(20) - 10, s2 = rnd(2) ? undefined : rnd(20) - 10;
     cmp(`slice ${s1} ${s2}`, (B) => B.from(bytes).slice(s1, s2));
   }
+}
+
+// ---- assert: deepStrictEqual / deepEqual verdicts on random value pairs ----
+const leaves = [0, -0, 1, NaN, '1', '', 'a', true, false, null, undefined, 1n];
+function gen(depth) {
+  const k = rnd(depth > 2 ? 1 : 14);
+  switch (k) {
+    case 0: return leaves[rnd(leaves.length)];
+    case 1: {
+      const a = [];
+      const n = rnd(4);
+      for (let i = 0; i < n; i++) if (rnd(6)) a[i] = gen(depth + 1);
+      a.length = n;
+      return a;
+    }
+    case 2: case 3: {
+      const o = rnd(8) ? {} : Object.create(null);
+      for (const key of ['a', 'b', 'c']) if (rnd(2)) o[key] = gen(depth + 1);
+      return o;
+    }
+    case 4: return new Map(Array.from({ length: rnd(3) }, () => [rnd(2) ? leaves[rnd(4)] : gen(depth + 1), gen(depth + 1)]));
+    case 5: return new Set(Array.from({ length: rnd(3) }, () => (rnd(2) ? leaves[rnd(5)] : gen(depth + 1))));
+    case 6: return new Date(rnd(3));
+    case 7: return [/a/g, /a/i, /b/g][rnd(3)];
+    case 8: return new Uint8Array([rnd(3), rnd(2)]);
+    case 9: return new Float32Array([[0, -0, NaN, 1][rnd(4)]]);
+    case 10: return [new Number(1), new Number(-0), new String('1'), new Boolean(false)][rnd(4)];
+    case 11: return [new Error('x'), new TypeError('x'), new Error('y')][rnd(3)];
+    case 12: return new ArrayBuffer(rnd(3));
+    default: return leaves[rnd(leaves.length)];
+  }
+}
+function copy(v, depth) {
+  if (rnd(12) === 0) return gen(depth); // mutation
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const a = [];
+    for (let i = 0; i < v.length; i++) if (i in v) a[i] = copy(v[i], depth + 1);
+    a.length = v.length;
+    return a;
+  }
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, copy(x, depth + 1)]));
+  if (v instanceof Set) return new Set([...v].map((x) => copy(x, depth + 1)));
+  if (v instanceof Date) return new Date(v.getTime());
+  if (v instanceof RegExp) return new RegExp(v.source, v.flags);
+  if (v instanceof Error) return new v.constructor(v.message);
+  if (ArrayBuffer.isView(v)) return new v.constructor(v);
+  if (v instanceof ArrayBuffer) return v.slice(0);
+  if (typeof v.valueOf === 'function' && v.valueOf() !== v) return Object(v.valueOf());
+  const o = Object.getPrototypeOf(v) === null ? Object.create(null) : {};
+  for (const key of Object.keys(v)) o[key] = copy(v[key], depth + 1);
+  return o;
+}
+const verdict = (fn) => {
+  try {
+    fn();
+    return 'equal';
+  } catch (e) {
+    return e.code === 'ERR_ASSERTION' ? 'unequal' : `E:${e.name}`;
+  }
+};
+s = 12345;
+for (let i = 0; i < 20000; i++) {
+  const a = gen(0);
+  const b = rnd(3) ? copy(a, 0) : gen(0);
+  for (const method of ['deepStrictEqual', 'deepEqual', 'notDeepStrictEqual']) {
+    total++;
+    const x = verdict(() => nodeAssert[method](a, b));
+    const y = verdict(() => myAssert[method](a, b));
+    if (x !== y) report(`assert.${method}(${show(a)}, ${show(b)})`, x, y);
+  }
+}
+/** One-line rendering of a value, through our own assertion messages. */
+function show(v) {
+  const msg = new myAssert.AssertionError({ actual: v, expected: 0, operator: 'notDeepStrictEqual' }).message;
+  return msg.slice(msg.indexOf(':') + 1).replace(/\s+/g, ' ').trim();
 }
 
 if (bad) throw new Error(`differential: ${bad} of ${total} checks differ from Node`);
