@@ -15,6 +15,11 @@ import { dirname, join, basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 6)) {
+  console.error(`run-under-node: needs Node.js >= 20.6 (module.register), found ${process.version}`);
+  process.exit(2);
+}
 let impl = 'all';
 const files = [];
 for (const arg of process.argv.slice(2)) {
