@@ -487,6 +487,16 @@ test('events.once with an AbortSignal', async () => {
   await tick();
 });
 
+test('events.once works with an EventTarget', async () => {
+  const target = new EventTarget();
+  const p = once(target, 'ping');
+  target.dispatchEvent(new Event('ping'));
+  target.dispatchEvent(new Event('ping'));
+  const [event] = await p;
+  assert.strictEqual(event.type, 'ping');
+  assert.strictEqual(event.target, target);
+});
+
 test('events.once waits for a later emission', async () => {
   const e = new EventEmitter();
   let resolved = false;
