@@ -630,6 +630,32 @@ impl Board {
     }
 }
 
+impl Board {
+    /// Open one pseudo-terminal per `[[sim.serial]]` device and link it as `<sim_dir>/<port>`
+    /// (creating `sim_dir`), so [`serial_path`](Self::serial_path) finds it. The caller builds
+    /// each device (normally `crate::sim::build_serial_device(kind, options)`) and runs it on the
+    /// pty's master ([`SimPty::into_master`](crate::serial::sim::SimPty::into_master)). Needs a
+    /// tokio runtime.
+    pub fn open_sim_serial_ptys(
+        &self,
+        sim_dir: &Path,
+    ) -> Result<Vec<(SimSerialDef, crate::serial::sim::SimPty)>, DeviceError> {
+        let defs: Vec<&SimSerialDef> = self.sim.iter().flat_map(|s| &s.serial).collect();
+        if defs.is_empty() {
+            return Ok(Vec::new());
+        }
+        std::fs::create_dir_all(sim_dir)
+            .map_err(|e| DeviceError::from_io(sim_dir.display(), &e))?;
+        defs.into_iter()
+            .map(|d| {
+                let pty = crate::serial::sim::SimPty::open()?;
+                pty.link_at(&sim_dir.join(&d.port))?;
+                Ok((d.clone(), pty))
+            })
+            .collect()
+    }
+}
+
 fn build(p: &mut Problems<'_>, raw: RawBoard) -> Board {
     if raw.name.get_ref().trim().is_empty() {
         p.add(raw.name.span(), "name", "board name must not be empty");
@@ -1230,6 +1256,28 @@ inputs = [ { pin = 1, pulse_every_ms = 10, pulse_width_ms = 10 } ]
         assert_eq!(p.len(), 1, "{p:#?}");
         assert_eq!(p[0].key, "sim.inputs[0].pulse_every_ms");
         assert!(p[0].message.contains("shorter"), "{}", p[0].message);
+    }
+
+    #[tokio::test]
+    async fn sim_serial_ports_get_ptys_at_their_paths() {
+        use tokio::io::AsyncWriteExt;
+        let b = Board::builtin("sim").expect("shipped").expect("valid");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim_dir = dir.path().join("sim");
+        let ptys = b.open_sim_serial_ptys(&sim_dir).expect("ptys");
+        let ports: Vec<&str> = ptys.iter().map(|(d, _)| d.port.as_str()).collect();
+        assert_eq!(ports, vec!["gps", "modbus"]);
+        let (_, mut gps) = ptys.into_iter().next().expect("gps pty");
+        let path = b.serial_path("gps", Some(&sim_dir)).expect("path");
+        let (port, mut rx) =
+            crate::serial::SerialPort::open(crate::serial::SerialConfig::new(&path, 9600))
+                .expect("open through the link");
+        gps.write_all(b"$GPGGA\r\n").await.expect("write");
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(crate::serial::SerialEvent::Frame(f))) => assert_eq!(f, b"$GPGGA"),
+            other => panic!("expected a frame, got {other:?}"),
+        }
+        port.close().await;
     }
 
     #[tokio::test]
