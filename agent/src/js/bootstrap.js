@@ -57,6 +57,8 @@ function runTicks() {
 
 function nextTick(cb, ...args) {
   if (typeof cb !== 'function') throw invalidCallback(cb);
+  // Tell the Rust loop once per burst, so event delivery can skip the tick pass when none is queued.
+  if (tickQueue.length === 0) native.tickQueued();
   tickQueue.push({ cb, args });
 }
 
@@ -170,7 +172,8 @@ const host = {
       runTicks();
     }
   },
-  // Deliver an event from Rust to the JS object registered under `id`.
+  // Deliver an event from Rust to the JS object registered under `id`. The Rust side drains
+  // promise jobs afterwards and calls runTicks only when process.nextTick was used (hot path).
   deliver(id, type, payload) {
     const h = handles.get(id);
     if (h !== undefined) {
@@ -180,7 +183,7 @@ const host = {
         reportError(e, `${type} handler`);
       }
     }
-    runTicks();
+    if (tickQueue.length > 0) runTicks();
   },
   // Run any function as a macrotask (used for promise completions from Rust).
   call(fn, ...args) {
@@ -189,7 +192,7 @@ const host = {
     } catch (e) {
       reportError(e, `${fn.name || 'callback'}`);
     }
-    runTicks();
+    if (tickQueue.length > 0) runTicks();
   },
   emitShutdown(reason) {
     try {

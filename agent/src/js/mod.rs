@@ -103,6 +103,7 @@ pub struct Shared {
     handles: Cell<usize>,
     pending_ops: Cell<usize>,
     deadline: Cell<Option<Instant>>,
+    ticks_queued: Cell<bool>,
     callback_limit: Duration,
     errors: Cell<u64>,
     events: Cell<u64>,
@@ -120,6 +121,7 @@ impl Shared {
             handles: Cell::new(0),
             pending_ops: Cell::new(0),
             deadline: Cell::new(None),
+            ticks_queued: Cell::new(false),
             callback_limit: limits.callback_time,
             errors: Cell::new(0),
             events: Cell::new(0),
@@ -185,20 +187,54 @@ pub struct Host<'js> {
     pub ctx: Ctx<'js>,
     deliver: Function<'js>,
     call: Function<'js>,
+    run_ticks: Function<'js>,
+    types: RefCell<Vec<(&'static str, rquickjs::String<'js>)>>,
     shared: std::rc::Rc<Shared>,
 }
 
 impl<'js> Host<'js> {
-    /// Deliver `(type, payload)` to the JS handler registered under handle `id`, as one macrotask.
-    pub fn deliver<P: IntoJs<'js>>(&self, id: u32, ty: &str, payload: P) -> rquickjs::Result<()> {
+    /// Deliver `(type, payload)` to the JS handler registered under handle `id`, as one macrotask:
+    /// the CPU deadline is armed, then `nextTick` callbacks and promise jobs are drained.
+    pub fn deliver<P: IntoJs<'js>>(
+        &self,
+        id: u32,
+        ty: &'static str,
+        payload: P,
+    ) -> rquickjs::Result<()> {
         self.shared.arm();
-        self.deliver.call::<_, ()>((id, ty, payload))
+        let ty = self.intern(ty)?;
+        self.deliver.call::<_, ()>((id, ty, payload))?;
+        self.settle()
     }
 
-    /// Call a JS function as one macrotask (errors reported, ticks drained).
+    /// Call a JS function as one macrotask (errors reported, ticks and jobs drained).
     pub fn call<A: IntoJs<'js>>(&self, f: Function<'js>, arg: A) -> rquickjs::Result<()> {
         self.shared.arm();
-        self.call.call::<_, ()>((f, arg))
+        self.call.call::<_, ()>((f, arg))?;
+        self.settle()
+    }
+
+    /// Drain promise jobs, running the `nextTick` queue whenever one was queued (Node's order:
+    /// ticks, then microtasks, repeated until both are empty).
+    fn settle(&self) -> rquickjs::Result<()> {
+        loop {
+            while self.ctx.execute_pending_job() {}
+            if !self.shared.ticks_queued.replace(false) {
+                return Ok(());
+            }
+            self.run_ticks.call::<_, ()>(())?;
+        }
+    }
+
+    /// Event type strings are few and static: create each JS string once per batch.
+    fn intern(&self, ty: &'static str) -> rquickjs::Result<rquickjs::String<'js>> {
+        let mut cache = self.types.borrow_mut();
+        if let Some((_, s)) = cache.iter().find(|(k, _)| std::ptr::eq(*k, ty)) {
+            return Ok(s.clone());
+        }
+        let s = rquickjs::String::from_str(self.ctx.clone(), ty)?;
+        cache.push((ty, s.clone()));
+        Ok(s)
     }
 
     /// The loop state (handles, pending operations).

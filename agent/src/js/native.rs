@@ -64,6 +64,11 @@ pub fn install<'js>(
     )?;
     let s = shared.clone();
     n.set("arm", Function::new(ctx.clone(), move || s.arm())?)?;
+    let s = shared.clone();
+    n.set(
+        "tickQueued",
+        Function::new(ctx.clone(), move || s.ticks_queued.set(true))?,
+    )?;
     n.set(
         "runMicrotasks",
         Function::new(

@@ -132,7 +132,10 @@ fn boot(ctx: &Context, shared: &Rc<Shared>, opts: &ScriptOptions) -> Result<Host
             return Err(describe_error(&ctx, &e));
         }
         shared.disarm();
-        if let Some(Err(e)) = promise.result::<Value<'_>>() {
+        if shared.exit_requested.get().is_some() {
+            // process.exit() during evaluation: not a failure; the loop exits right away.
+            let _ = ctx.catch();
+        } else if let Some(Err(e)) = promise.result::<Value<'_>>() {
             return Err(match e {
                 rquickjs::Error::Exception => clean_stack(&describe(&ctx.catch())),
                 other => other.to_string(),
@@ -269,13 +272,17 @@ async fn event_loop(
                 let Ok(host) = fns.host.clone().restore(&ctx) else {
                     return;
                 };
-                let (Ok(deliver), Ok(call)) = (host.get("deliver"), host.get("call")) else {
+                let (Ok(deliver), Ok(call), Ok(run_ticks)) =
+                    (host.get("deliver"), host.get("call"), host.get("runTicks"))
+                else {
                     return;
                 };
                 let h = Host {
                     ctx: ctx.clone(),
                     deliver,
                     call,
+                    run_ticks,
+                    types: std::cell::RefCell::new(Vec::new()),
                     shared: shared.clone(),
                 };
                 for msg in batch.drain(..) {
