@@ -101,12 +101,13 @@ fn dispatch_rate(dir: &Path) -> f64 {
     )
     .expect("write");
     let cfg = Config::for_script(&script);
-    let opts = ganglion::supervisor::script_options(&cfg, Vec::new());
     let io = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("tokio");
+    let services = ganglion::services::Services::new(cfg.clone(), io.handle().clone());
+    let opts = ganglion::supervisor::script_options(&cfg, Vec::new(), services);
     let (sender, mut rx) = js::channel(4096);
     let producer = std::thread::spawn(move || {
         for _ in 0..EVENTS {

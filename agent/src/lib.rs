@@ -4,6 +4,8 @@
 
 pub mod check;
 pub mod config;
+pub mod devices;
 pub mod js;
 pub mod logging;
+pub mod services;
 pub mod supervisor;

@@ -1,13 +1,15 @@
 //! Runs a configured agent: the I/O runtime, signal handling, and the script runtime on this
 //! thread, restarted when the error policy asks for it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::js::{self, Exit, ScriptOptions};
+use crate::services::Services;
 
 /// Build the script options from the configuration.
-pub fn script_options(cfg: &Config, args: Vec<String>) -> ScriptOptions {
+pub fn script_options(cfg: &Config, args: Vec<String>, services: Arc<Services>) -> ScriptOptions {
     let env = cfg
         .agent
         .env
@@ -24,6 +26,7 @@ pub fn script_options(cfg: &Config, args: Vec<String>) -> ScriptOptions {
         args,
         shutdown_grace: cfg.agent.shutdown_grace,
         on_error: cfg.agent.on_error,
+        services,
     }
 }
 
@@ -36,7 +39,8 @@ pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
         .build()?;
     let (sender, mut rx) = js::channel(4096);
     io.spawn(forward_signals(sender.clone()));
-    let opts = script_options(cfg, args);
+    let services = Services::new(cfg.clone(), io.handle().clone());
+    let opts = script_options(cfg, args, services);
     let mut restarts = 0u32;
     loop {
         match js::run_script(&opts, &mut rx, io.handle()) {

@@ -92,6 +92,8 @@ pub struct ScriptOptions {
     pub shutdown_grace: Duration,
     /// Policy for uncaught errors.
     pub on_error: OnError,
+    /// Subsystems the bindings reach (devices, MQTT, sensors), started on first use.
+    pub services: std::sync::Arc<crate::services::Services>,
 }
 
 /// Loop state shared between the loop and the native functions (all on the JS thread).
