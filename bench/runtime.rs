@@ -107,8 +107,8 @@ fn dispatch_rate(dir: &Path) -> f64 {
         .build()
         .expect("tokio");
     let services = ganglion::services::Services::new(cfg.clone(), io.handle().clone());
-    let opts = ganglion::supervisor::script_options(&cfg, Vec::new(), services);
     let (sender, mut rx) = js::channel(4096);
+    let opts = ganglion::supervisor::script_options(&cfg, Vec::new(), services, sender.clone());
     let producer = std::thread::spawn(move || {
         for _ in 0..EVENTS {
             if !sender.blocking_send(Box::new(|h| h.deliver(1, "reading", 1))) {

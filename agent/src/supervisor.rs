@@ -9,7 +9,12 @@ use crate::js::{self, Exit, ScriptOptions};
 use crate::services::Services;
 
 /// Build the script options from the configuration.
-pub fn script_options(cfg: &Config, args: Vec<String>, services: Arc<Services>) -> ScriptOptions {
+pub fn script_options(
+    cfg: &Config,
+    args: Vec<String>,
+    services: Arc<Services>,
+    sender: js::LoopSender,
+) -> ScriptOptions {
     let env = cfg
         .agent
         .env
@@ -27,6 +32,7 @@ pub fn script_options(cfg: &Config, args: Vec<String>, services: Arc<Services>) 
         shutdown_grace: cfg.agent.shutdown_grace,
         on_error: cfg.agent.on_error,
         services,
+        sender,
     }
 }
 
@@ -40,7 +46,7 @@ pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
     let (sender, mut rx) = js::channel(4096);
     io.spawn(forward_signals(sender.clone()));
     let services = Services::new(cfg.clone(), io.handle().clone());
-    let opts = script_options(cfg, args, services);
+    let opts = script_options(cfg, args, services, sender);
     let mut restarts = 0u32;
     loop {
         match js::run_script(&opts, &mut rx, io.handle()) {

@@ -5,6 +5,7 @@
 //! timers, then a batch of events (one context entry per batch), then immediates, draining
 //! `process.nextTick` and promise jobs after every callback.
 
+mod bindings;
 pub mod errors;
 pub mod loader;
 mod native;
@@ -33,7 +34,7 @@ pub enum LoopMsg {
 }
 
 /// Cloneable, `Send` handle to the JS thread's queue; what every subsystem holds.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct LoopSender {
     tx: mpsc::Sender<LoopMsg>,
 }
@@ -94,6 +95,8 @@ pub struct ScriptOptions {
     pub on_error: OnError,
     /// Subsystems the bindings reach (devices, MQTT, sensors), started on first use.
     pub services: std::sync::Arc<crate::services::Services>,
+    /// The sending side of this loop's channel, for bindings to hand to their worker tasks.
+    pub sender: LoopSender,
 }
 
 /// Loop state shared between the loop and the native functions (all on the JS thread).

@@ -290,6 +290,7 @@ pub fn install<'js>(
     info.set("version", env!("CARGO_PKG_VERSION"))?;
     info.set("board", opts.board.as_str())?;
     n.set("agentInfo", info)?;
+    super::bindings::install(ctx, &n, shared, opts)?;
     Ok(n)
 }
 

@@ -1,0 +1,19 @@
+//! Registration point for the subsystem bindings: each adds its native functions to the
+//! `native` object the built-in JS modules use. One line per binding.
+
+use std::rc::Rc;
+
+use rquickjs::{Ctx, Object};
+
+use super::{ScriptOptions, Shared};
+
+/// Install every binding's native functions on `native`.
+pub fn install<'js>(
+    ctx: &Ctx<'js>,
+    native: &Object<'js>,
+    shared: &Rc<Shared>,
+    opts: &ScriptOptions,
+) -> rquickjs::Result<()> {
+    let _ = (ctx, native, shared, opts);
+    Ok(())
+}
