@@ -4,8 +4,18 @@
 //!
 //! Nothing here knows about JavaScript: the `ganglion:mqtt` module binds [`client::MqttHandle`].
 
+#[cfg(feature = "embedded-broker")]
+pub mod broker;
+pub mod client;
 pub mod config;
+#[cfg(test)]
+mod integration_tests;
 pub mod store;
+#[cfg(test)]
+pub mod testutil;
+
+pub use client::{Backoff, Delivery, MqttError, MqttEvent, MqttHandle, MqttStats, Subscription};
+pub use config::{ConfigError, MqttConfig, ResolvedMqtt};
 pub use store::{FsyncPolicy, FullPolicy, Store, StoreError, StoreOptions, StoreStats};
 
 use thiserror::Error;

@@ -1,0 +1,1321 @@
+//! The MQTT connection: a cloneable [`MqttHandle`] and one worker task that owns rumqttc's
+//! `EventLoop` and the durable [`Store`].
+//!
+//! Every publish goes through the store first (its future resolves once the record is durable
+//! per the fsync policy), then the worker feeds stored records to the connection in sequence
+//! order, at most `max_inflight` at a time, and completes them in the store on PUBACK/PUBCOMP
+//! (QoS 1/2) or once written to the network (QoS 0). When the connection drops, everything not
+//! completed is handed out again, in order, after the next CONNACK. rumqttc's own in-memory
+//! retransmission state is reset on every disconnect: the store is the single source of truth.
+//!
+//! Presence: the last will is a retained `offline` on `<prefix>/status`; a retained `online` is
+//! published on every connect, and a retained `offline` before a graceful shutdown.
+//!
+//! The worker polls rumqttc's `EventLoop::poll` future to completion every time (it is never
+//! cancelled mid-way, which could lose a half-written packet); handle commands are served
+//! concurrently and talk to the event loop only through rumqttc's request channel.
+
+use super::config::{BrokerTarget, ResolvedMqtt};
+use super::store::{Store, StoreError, StoreStats};
+use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, MqttState,
+    NetworkOptions, Outgoing, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+/// Payload of the retained presence message published on every connect.
+pub const STATUS_ONLINE: &str = "online";
+/// Payload of the last will and of the message published before a graceful shutdown.
+pub const STATUS_OFFLINE: &str = "offline";
+/// Messages buffered per subscription before further ones are dropped (and counted).
+pub const SUBSCRIPTION_BUFFER: usize = 1024;
+/// Handle commands buffered before `publish` futures wait (backpressure).
+const COMMAND_BUFFER: usize = 256;
+/// Events buffered for slow event receivers (older ones are then skipped).
+const EVENT_BUFFER: usize = 64;
+/// Longest graceful shutdown before the connection is simply dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Fixed-header and length overhead counted against `max_packet_size` for a publish.
+const PUBLISH_OVERHEAD: usize = 5 + 2 + 2;
+
+/// Errors of MQTT operations. Validation errors carry the JS error class to throw.
+#[derive(Debug, Error)]
+pub enum MqttError {
+    /// Bad topic, filter, QoS or payload size; nothing was queued.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The durable queue refused the message (full with `reject-new`, too large) or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The broker answered the SUBSCRIBE with a failure code.
+    #[error("MQTT broker refused the subscription to {0:?}")]
+    SubscriptionRefused(String),
+    /// The worker has shut down.
+    #[error("MQTT client is shut down")]
+    Closed,
+}
+
+impl MqttError {
+    /// The JS error class for errors the binding should throw synchronously, if any.
+    pub fn js_kind(&self) -> Option<JsErrorKind> {
+        match self {
+            MqttError::Invalid(e) => Some(e.js_kind()),
+            _ => None,
+        }
+    }
+}
+
+/// Connection-level happenings, for the JS `connect`/`disconnect`/`error` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MqttEvent {
+    /// CONNACK received; stored messages are being replayed.
+    Connected {
+        /// The broker resumed a persistent session.
+        session_present: bool,
+    },
+    /// An established connection was lost (a reconnect follows).
+    Disconnected {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A connection attempt failed, the broker refused a subscription, or the queue failed.
+    Error {
+        /// What happened, in words.
+        message: String,
+    },
+    /// The queue cap dropped this many of the oldest messages (policy `drop-oldest`).
+    Dropped {
+        /// Messages dropped by this publish.
+        count: u64,
+    },
+}
+
+/// A message received on a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Topic it was published to.
+    pub topic: Arc<str>,
+    /// Payload bytes (shared between subscriptions that match the same message).
+    pub payload: Arc<[u8]>,
+    /// QoS it was delivered with.
+    pub qos: QoS,
+    /// Retained message (sent because of the subscription, not a live publish).
+    pub retain: bool,
+    /// The broker marked it as a possible duplicate.
+    pub dup: bool,
+}
+
+/// Counters and gauges for `mqtt.stats()` and tests (`MqttHandle::watch_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MqttStats {
+    /// Connected to the broker right now.
+    pub connected: bool,
+    /// Messages in the store waiting to be sent.
+    pub queued: u64,
+    /// Messages sent (or being sent) and not yet acknowledged.
+    pub inflight: u64,
+    /// PUBLISH packets written to the network (replays included).
+    pub sent: u64,
+    /// QoS 1/2 messages acknowledged by the broker (PUBACK/PUBCOMP).
+    pub acked: u64,
+    /// Messages dropped by the queue cap (`drop-oldest`).
+    pub dropped: u64,
+    /// Publishes refused because the queue was full (`reject-new`).
+    pub rejected: u64,
+    /// Messages lost to on-disk corruption.
+    pub corrupt: u64,
+    /// Size of the queue's files.
+    pub bytes_on_disk: u64,
+    /// Bytes of queued and in-flight messages (what the cap limits).
+    pub queued_bytes: u64,
+    /// Messages received on subscriptions.
+    pub received: u64,
+    /// Received messages dropped because a subscriber's buffer was full.
+    pub received_dropped: u64,
+    /// Successful connects since start.
+    pub connects: u64,
+}
+
+/// A subscription: messages matching its filter arrive on [`Subscription::recv`].
+/// Dropping it (or [`MqttHandle::unsubscribe`]) ends it; the broker subscription is removed
+/// when no other subscription uses the same filter.
+#[derive(Debug)]
+pub struct Subscription {
+    id: u64,
+    filter: String,
+    granted: QoS,
+    rx: mpsc::Receiver<Delivery>,
+}
+
+impl Subscription {
+    /// Identifier for [`MqttHandle::unsubscribe`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The subscription filter.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// QoS granted by the broker.
+    pub fn granted_qos(&self) -> QoS {
+        self.granted
+    }
+
+    /// Next message; `None` once unsubscribed or the client is shut down.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// Next message if one is buffered.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The underlying channel, e.g. to pump it from another task.
+    pub fn into_receiver(self) -> mpsc::Receiver<Delivery> {
+        self.rx
+    }
+}
+
+enum Command {
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        reply: oneshot::Sender<Result<u64, MqttError>>,
+    },
+    Subscribe {
+        filter: String,
+        qos: QoS,
+        tx: mpsc::Sender<Delivery>,
+        reply: oneshot::Sender<Result<(u64, QoS), MqttError>>,
+    },
+    Unsubscribe {
+        id: u64,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Cloneable handle to the MQTT worker. All methods are non-blocking; futures resolve when the
+/// worker has done the work (see each method).
+#[derive(Clone, Debug)]
+pub struct MqttHandle {
+    cmd: mpsc::Sender<Command>,
+    stats: watch::Receiver<MqttStats>,
+    events: broadcast::Sender<MqttEvent>,
+    max_packet_size: usize,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Publish { .. } => "Publish",
+            Command::Subscribe { .. } => "Subscribe",
+            Command::Unsubscribe { .. } => "Unsubscribe",
+            Command::Shutdown { .. } => "Shutdown",
+        })
+    }
+}
+
+fn to_rumqttc(qos: QoS) -> rumqttc::QoS {
+    match qos {
+        QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+fn from_rumqttc(qos: rumqttc::QoS) -> QoS {
+    match qos {
+        rumqttc::QoS::AtMostOnce => QoS::AtMostOnce,
+        rumqttc::QoS::AtLeastOnce => QoS::AtLeastOnce,
+        rumqttc::QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+impl MqttHandle {
+    /// Opens the durable queue and spawns the worker on the current tokio runtime; the worker
+    /// connects (and reconnects) on its own. The receiver gets every event from the start;
+    /// [`MqttHandle::events`] gives more receivers.
+    pub fn start(
+        cfg: ResolvedMqtt,
+    ) -> Result<(MqttHandle, broadcast::Receiver<MqttEvent>), MqttError> {
+        let store = Store::open(&cfg.queue_dir, cfg.store.clone(), Instant::now())?;
+        let (client, eventloop) = build_client(&cfg);
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
+        let (events, events_rx) = broadcast::channel(EVENT_BUFFER);
+        let (stats_tx, stats_rx) = watch::channel(MqttStats::default());
+        let seed = u64::from(std::process::id())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        let worker = Worker {
+            backoff: Backoff::new(cfg.reconnect_min, cfg.reconnect_max, seed),
+            status_topic: cfg.status_topic(),
+            max_inflight: usize::from(cfg.max_inflight),
+            tick_every: match cfg.store.fsync {
+                super::store::FsyncPolicy::Batch(every) => every.max(Duration::from_millis(5)),
+                _ => Duration::from_secs(1),
+            },
+            client,
+            store,
+            tracker: Tracker::default(),
+            subs: Subscriptions::default(),
+            cmd_rx,
+            events: events.clone(),
+            stats_tx,
+            connected: false,
+            counters: MqttStats::default(),
+            closing: None,
+        };
+        tokio::spawn(worker.run(eventloop));
+        let handle = MqttHandle {
+            cmd: cmd_tx,
+            stats: stats_rx,
+            events,
+            max_packet_size: cfg.max_packet_size,
+        };
+        Ok((handle, events_rx))
+    }
+
+    /// Checks what `publish` checks, synchronously: topic rules and the packet size limit.
+    pub fn validate_publish(&self, topic: &str, payload_len: usize) -> Result<(), ValidationError> {
+        validate_topic(topic)?;
+        let size = PUBLISH_OVERHEAD + topic.len() + payload_len;
+        if size > self.max_packet_size {
+            return Err(ValidationError::PayloadTooLarge {
+                size,
+                max: self.max_packet_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues a message. Validation happens now (errors for JS to throw synchronously); the
+    /// returned future resolves with the message's sequence number once it is durably in the
+    /// queue (QoS 0 included), or fails when the queue refuses it.
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<impl Future<Output = Result<u64, MqttError>> + Send + 'static, ValidationError>
+    {
+        self.validate_publish(topic, payload.len())?;
+        let cmd = self.cmd.clone();
+        let topic = topic.to_owned();
+        Ok(async move {
+            let (reply, rx) = oneshot::channel();
+            cmd.send(Command::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                reply,
+            })
+            .await
+            .map_err(|_| MqttError::Closed)?;
+            rx.await.map_err(|_| MqttError::Closed)?
+        })
+    }
+
+    /// Subscribes to a filter. Validation happens now; the future resolves once the broker has
+    /// granted the subscription (while disconnected: after the next connect). Subscriptions are
+    /// restored on every reconnect.
+    pub fn subscribe(
+        &self,
+        filter: &str,
+        qos: QoS,
+    ) -> Result<
+        impl Future<Output = Result<Subscription, MqttError>> + Send + 'static,
+        ValidationError,
+    > {
+        validate_filter(filter)?;
+        let cmd = self.cmd.clone();
+        let filter = filter.to_owned();
+        Ok(async move {
+            let (tx, rx) = mpsc::channel(SUBSCRIPTION_BUFFER);
+            let (reply, reply_rx) = oneshot::channel();
+            cmd.send(Command::Subscribe {
+                filter: filter.clone(),
+                qos,
+                tx,
+                reply,
+            })
+            .await
+            .map_err(|_| MqttError::Closed)?;
+            let (id, granted) = reply_rx.await.map_err(|_| MqttError::Closed)??;
+            Ok(Subscription {
+                id,
+                filter,
+                granted,
+                rx,
+            })
+        })
+    }
+
+    /// Ends the subscription with this id (see [`Subscription::id`]).
+    pub async fn unsubscribe(&self, id: u64) -> Result<(), MqttError> {
+        self.cmd
+            .send(Command::Unsubscribe { id })
+            .await
+            .map_err(|_| MqttError::Closed)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> MqttStats {
+        *self.stats.borrow()
+    }
+
+    /// A receiver that sees every counter update (e.g. `wait_for(|s| s.acked == n)`).
+    pub fn watch_stats(&self) -> watch::Receiver<MqttStats> {
+        self.stats.clone()
+    }
+
+    /// True while connected to the broker.
+    pub fn is_connected(&self) -> bool {
+        self.stats.borrow().connected
+    }
+
+    /// Another receiver of connection events (from now on).
+    pub fn events(&self) -> broadcast::Receiver<MqttEvent> {
+        self.events.subscribe()
+    }
+
+    /// Graceful stop: syncs the queue, publishes a retained `offline`, disconnects (so the
+    /// broker does not fire the will) and ends the worker. Unsent messages stay queued on disk.
+    pub async fn shutdown(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn build_client(cfg: &ResolvedMqtt) -> (AsyncClient, EventLoop) {
+    let (host, port) = cfg.target.addr();
+    let mut options = MqttOptions::new(cfg.client_id.clone(), host, port);
+    options
+        .set_keep_alive(cfg.keep_alive)
+        .set_clean_session(cfg.clean_session)
+        .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
+        // One more than our window: the presence message also takes a slot.
+        .set_inflight(cfg.max_inflight.saturating_add(1))
+        .set_last_will(LastWill::new(
+            cfg.status_topic(),
+            STATUS_OFFLINE,
+            rumqttc::QoS::AtLeastOnce,
+            true,
+        ));
+    if let Some((user, password)) = &cfg.credentials {
+        options.set_credentials(user.clone(), password.expose());
+    }
+    if let BrokerTarget::Remote { tls: Some(tls), .. } = &cfg.target {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            tls.clone(),
+        )));
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, usize::from(cfg.max_inflight) + 64);
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    (client, eventloop)
+}
+
+/// Reconnect delays: exponential from `min` to `max`, each reduced by up to 20% at random so a
+/// fleet does not reconnect in lockstep, never below `min`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+    rng: u64,
+}
+
+impl Backoff {
+    /// A schedule between `min` and `max`; `seed` drives the jitter (any value).
+    pub fn new(min: Duration, max: Duration, seed: u64) -> Backoff {
+        Backoff {
+            min,
+            max: max.max(min),
+            attempt: 0,
+            rng: seed | 1,
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The undisturbed delay of the current attempt.
+    pub fn base(&self) -> Duration {
+        let factor = 1u32.checked_shl(self.attempt.min(31)).unwrap_or(u32::MAX);
+        self.min.saturating_mul(factor).min(self.max)
+    }
+
+    /// Delay before the next attempt; advances the schedule.
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.base();
+        self.attempt = self.attempt.saturating_add(1);
+        let fraction = (self.next_random() >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+        base.mul_f64(1.0 - 0.2 * fraction).max(self.min)
+    }
+
+    /// Back to the first delay (after a successful connect).
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// What was handed to rumqttc's request channel, in order, awaiting its `Outgoing::Publish`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Submitted {
+    Record { seq: u64, qos: QoS },
+    Presence,
+}
+
+/// Maps rumqttc packet ids back to store sequence numbers. rumqttc reports
+/// `Outgoing::Publish(pkid)` in the order requests were submitted (a packet-id collision shows
+/// as `AwaitAck` first and the `Publish` later, still in order), so a FIFO of submissions is
+/// enough to learn each record's packet id.
+#[derive(Debug, Default)]
+struct Tracker {
+    fifo: VecDeque<Submitted>,
+    awaiting_ack: HashMap<u16, u64>,
+    awaiting_comp: HashMap<u16, u64>,
+    presence: HashSet<u16>,
+    /// Records submitted and not yet completed.
+    window: usize,
+}
+
+impl Tracker {
+    fn submit(&mut self, s: Submitted) {
+        if matches!(s, Submitted::Record { .. }) {
+            self.window += 1;
+        }
+        self.fifo.push_back(s);
+    }
+
+    /// A PUBLISH was written; returns the record to complete now (QoS 0) and whether it was
+    /// one of ours.
+    fn on_outgoing_publish(&mut self, pkid: u16) -> (Option<u64>, bool) {
+        match self.fifo.pop_front() {
+            Some(Submitted::Record {
+                seq,
+                qos: QoS::AtMostOnce,
+            }) => {
+                self.window -= 1;
+                (Some(seq), true)
+            }
+            Some(Submitted::Record { seq, .. }) => {
+                self.awaiting_ack.insert(pkid, seq);
+                (None, true)
+            }
+            Some(Submitted::Presence) => {
+                if pkid != 0 {
+                    self.presence.insert(pkid);
+                }
+                (None, false)
+            }
+            None => {
+                warn!(pkid, "MQTT: unexpected outgoing publish");
+                (None, false)
+            }
+        }
+    }
+
+    fn on_puback(&mut self, pkid: u16) -> Option<u64> {
+        if self.presence.remove(&pkid) {
+            return None;
+        }
+        let seq = self.awaiting_ack.remove(&pkid)?;
+        self.window -= 1;
+        Some(seq)
+    }
+
+    fn on_pubrec(&mut self, pkid: u16) {
+        if let Some(seq) = self.awaiting_ack.remove(&pkid) {
+            self.awaiting_comp.insert(pkid, seq);
+        }
+    }
+
+    fn on_pubcomp(&mut self, pkid: u16) -> Option<u64> {
+        let seq = self.awaiting_comp.remove(&pkid)?;
+        self.window -= 1;
+        Some(seq)
+    }
+
+    fn reset(&mut self) {
+        *self = Tracker::default();
+    }
+}
+
+#[derive(Debug)]
+struct Sub {
+    id: u64,
+    filter: String,
+    tx: mpsc::Sender<Delivery>,
+}
+
+type SubResult = Result<(u64, QoS), MqttError>;
+type SubReply = oneshot::Sender<SubResult>;
+
+#[derive(Debug, Default)]
+struct FilterState {
+    /// Highest QoS any subscription asked for.
+    qos: Option<QoS>,
+    /// What the broker granted on the last SUBACK (None: not yet acknowledged).
+    granted: Option<QoS>,
+    waiters: Vec<(u64, SubReply)>,
+}
+
+/// Local subscriptions, the broker-side filters they need, and SUBACK bookkeeping.
+#[derive(Debug, Default)]
+struct Subscriptions {
+    next_id: u64,
+    subs: Vec<Sub>,
+    filters: BTreeMap<String, FilterState>,
+    /// Filters of SUBSCRIBE requests submitted, awaiting `Outgoing::Subscribe(pkid)`.
+    fifo: VecDeque<Vec<String>>,
+    by_pkid: HashMap<u16, Vec<String>>,
+}
+
+impl Subscriptions {
+    /// Registers a subscription; returns the filter to send to the broker when needed.
+    fn add(
+        &mut self,
+        filter: String,
+        qos: QoS,
+        tx: mpsc::Sender<Delivery>,
+        reply: SubReply,
+    ) -> Option<(String, QoS)> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.subs.push(Sub {
+            id,
+            filter: filter.clone(),
+            tx,
+        });
+        let state = self.filters.entry(filter.clone()).or_default();
+        let raise = state.qos.is_none_or(|q| q < qos);
+        if raise {
+            state.qos = Some(qos);
+            state.granted = None;
+        }
+        match state.granted {
+            Some(granted) => {
+                let _ = reply.send(Ok((id, granted)));
+                None
+            }
+            None => {
+                state.waiters.push((id, reply));
+                raise.then_some((filter, qos))
+            }
+        }
+    }
+
+    /// Removes a subscription; returns its filter when no other subscription uses it.
+    fn remove(&mut self, id: u64) -> Option<String> {
+        let i = self.subs.iter().position(|s| s.id == id)?;
+        let sub = self.subs.swap_remove(i);
+        if self.subs.iter().any(|s| s.filter == sub.filter) {
+            return None;
+        }
+        self.filters.remove(&sub.filter);
+        Some(sub.filter)
+    }
+
+    /// All broker-side filters, for restoring after a reconnect.
+    fn all(&self) -> Vec<(String, QoS)> {
+        self.filters
+            .iter()
+            .filter_map(|(f, s)| Some((f.clone(), s.qos?)))
+            .collect()
+    }
+
+    fn on_outgoing_subscribe(&mut self, pkid: u16) {
+        if let Some(filters) = self.fifo.pop_front() {
+            self.by_pkid.insert(pkid, filters);
+        }
+    }
+
+    /// Applies a SUBACK; returns the filters the broker refused.
+    fn on_suback(&mut self, pkid: u16, codes: &[SubscribeReasonCode]) -> Vec<String> {
+        let Some(filters) = self.by_pkid.remove(&pkid) else {
+            return Vec::new();
+        };
+        let mut refused = Vec::new();
+        for (filter, code) in filters.into_iter().zip(codes) {
+            let Some(state) = self.filters.get_mut(&filter) else {
+                continue;
+            };
+            match code {
+                SubscribeReasonCode::Success(q) => {
+                    let granted = from_rumqttc(*q);
+                    state.granted = Some(granted);
+                    for (id, reply) in state.waiters.drain(..) {
+                        let _ = reply.send(Ok((id, granted)));
+                    }
+                }
+                SubscribeReasonCode::Failure => {
+                    if let Some(state) = self.filters.remove(&filter) {
+                        for (_, reply) in state.waiters {
+                            let _ = reply.send(Err(MqttError::SubscriptionRefused(filter.clone())));
+                        }
+                    }
+                    self.subs.retain(|s| s.filter != filter);
+                    refused.push(filter);
+                }
+            }
+        }
+        refused
+    }
+
+    fn on_disconnect(&mut self) {
+        self.fifo.clear();
+        self.by_pkid.clear();
+    }
+
+    /// Hands a message to every matching subscription. Returns (delivered, dropped because a
+    /// buffer was full, filters left without subscribers because receivers were dropped).
+    fn route(&mut self, delivery: &Delivery) -> (u64, u64, Vec<String>) {
+        let (mut delivered, mut full) = (0, 0);
+        let mut closed = Vec::new();
+        for sub in &self.subs {
+            if !topic_matches(&sub.filter, &delivery.topic) {
+                continue;
+            }
+            match sub.tx.try_send(delivery.clone()) {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => full += 1,
+                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(sub.id),
+            }
+        }
+        let gone = closed
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect();
+        (delivered, full, gone)
+    }
+}
+
+struct Worker {
+    backoff: Backoff,
+    status_topic: String,
+    max_inflight: usize,
+    tick_every: Duration,
+    client: AsyncClient,
+    store: Store,
+    tracker: Tracker,
+    subs: Subscriptions,
+    cmd_rx: mpsc::Receiver<Command>,
+    events: broadcast::Sender<MqttEvent>,
+    stats_tx: watch::Sender<MqttStats>,
+    connected: bool,
+    /// `sent`, `acked`, `received`, `received_dropped`, `connects` live here.
+    counters: MqttStats,
+    closing: Option<Closing>,
+}
+
+struct Closing {
+    replies: Vec<oneshot::Sender<()>>,
+    deadline: tokio::time::Instant,
+}
+
+enum Wake {
+    Poll(Result<Event, ConnectionError>),
+    Stop,
+}
+
+impl Worker {
+    async fn run(mut self, mut eventloop: EventLoop) {
+        let mut ticker = tokio::time::interval(self.tick_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.update_stats();
+        loop {
+            if self.closing.is_some() && !self.connected {
+                break;
+            }
+            let wake = {
+                let poll = eventloop.poll();
+                tokio::pin!(poll);
+                loop {
+                    let deadline = self.closing.as_ref().map(|c| c.deadline);
+                    tokio::select! {
+                        result = &mut poll => break Wake::Poll(result),
+                        cmd = self.cmd_rx.recv(), if self.closing.is_none() => match cmd {
+                            Some(cmd) => self.on_command(cmd),
+                            None => self.begin_close(None),
+                        },
+                        _ = ticker.tick() => self.on_tick(),
+                        _ = sleep_until_opt(deadline) => break Wake::Stop,
+                    }
+                    self.update_stats();
+                }
+            };
+            match wake {
+                Wake::Stop => break,
+                Wake::Poll(Ok(event)) => {
+                    if self.on_event(event) {
+                        break;
+                    }
+                }
+                Wake::Poll(Err(error)) => {
+                    self.on_connection_error(&error, &mut eventloop);
+                    if self.closing.is_some() {
+                        break;
+                    }
+                    let wait = self.backoff.next_delay();
+                    debug!(?wait, "MQTT: reconnecting after a pause");
+                    if self.idle(wait, &mut ticker).await {
+                        break;
+                    }
+                }
+            }
+            self.update_stats();
+        }
+        if let Err(e) = self.store.sync(Instant::now()) {
+            warn!(error = %e, "MQTT: could not sync the queue on shutdown");
+        }
+        self.connected = false;
+        self.update_stats();
+        if let Some(closing) = self.closing.take() {
+            for reply in closing.replies {
+                let _ = reply.send(());
+            }
+        }
+        info!("MQTT client stopped");
+    }
+
+    /// Waits out a reconnect delay while serving commands; true when asked to stop.
+    async fn idle(&mut self, wait: Duration, ticker: &mut tokio::time::Interval) -> bool {
+        let until = tokio::time::sleep(wait);
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                _ = &mut until => return false,
+                cmd = self.cmd_rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => self.begin_close(None),
+                },
+                _ = ticker.tick() => self.on_tick(),
+            }
+            self.update_stats();
+            if self.closing.is_some() {
+                return true;
+            }
+        }
+    }
+
+    fn emit(&self, event: MqttEvent) {
+        // No receiver is fine: events are informational.
+        let _ = self.events.send(event);
+    }
+
+    fn update_stats(&mut self) {
+        let s: StoreStats = self.store.stats();
+        let c = self.counters;
+        self.stats_tx.send_if_modified(|stats| {
+            let new = MqttStats {
+                connected: self.connected,
+                queued: s.queued,
+                inflight: s.inflight,
+                sent: c.sent,
+                acked: c.acked,
+                dropped: s.dropped,
+                rejected: s.rejected,
+                corrupt: s.corrupt,
+                bytes_on_disk: s.bytes_on_disk,
+                queued_bytes: s.queued_bytes,
+                received: c.received,
+                received_dropped: c.received_dropped,
+                connects: c.connects,
+            };
+            let changed = *stats != new;
+            *stats = new;
+            changed
+        });
+    }
+
+    fn on_tick(&mut self) {
+        if let Err(e) = self.store.tick(Instant::now()) {
+            warn!(error = %e, "MQTT: queue sync failed");
+            self.emit(MqttEvent::Error {
+                message: e.to_string(),
+            });
+        }
+    }
+
+    fn begin_close(&mut self, reply: Option<oneshot::Sender<()>>) {
+        let closing = self.closing.get_or_insert_with(|| Closing {
+            replies: Vec::new(),
+            deadline: tokio::time::Instant::now() + SHUTDOWN_GRACE,
+        });
+        closing.replies.extend(reply);
+        if self.connected {
+            // A graceful DISCONNECT suppresses the will, so say `offline` ourselves first.
+            let offline = self.client.try_publish(
+                self.status_topic.clone(),
+                rumqttc::QoS::AtLeastOnce,
+                true,
+                STATUS_OFFLINE,
+            );
+            if offline.is_ok() {
+                self.tracker.submit(Submitted::Presence);
+            }
+            if self.client.try_disconnect().is_err() {
+                self.connected = false;
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                reply,
+            } => {
+                let result = self
+                    .store
+                    .append(&topic, &payload, qos, retain, Instant::now());
+                // Counters first, so a caller that awaited the publish sees its effect.
+                self.update_stats();
+                match result {
+                    Ok(appended) => {
+                        if appended.dropped > 0 {
+                            self.emit(MqttEvent::Dropped {
+                                count: appended.dropped,
+                            });
+                        }
+                        let _ = reply.send(Ok(appended.seq));
+                        self.pump();
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(MqttError::Store(e)));
+                    }
+                }
+            }
+            Command::Subscribe {
+                filter,
+                qos,
+                tx,
+                reply,
+            } => {
+                if let Some((filter, qos)) = self.subs.add(filter, qos, tx, reply) {
+                    if self.connected {
+                        self.send_subscribe(vec![(filter, qos)]);
+                    }
+                }
+            }
+            Command::Unsubscribe { id } => self.unsubscribe(id),
+            Command::Shutdown { reply } => self.begin_close(Some(reply)),
+        }
+    }
+
+    fn unsubscribe(&mut self, id: u64) {
+        if let Some(filter) = self.subs.remove(id) {
+            if self.connected {
+                if let Err(e) = self.client.try_unsubscribe(filter.clone()) {
+                    warn!(%filter, error = %e, "MQTT: could not send UNSUBSCRIBE");
+                }
+            }
+        }
+    }
+
+    fn send_subscribe(&mut self, filters: Vec<(String, QoS)>) {
+        if filters.is_empty() {
+            return;
+        }
+        let names: Vec<String> = filters.iter().map(|(f, _)| f.clone()).collect();
+        let request = filters
+            .into_iter()
+            .map(|(f, q)| SubscribeFilter::new(f, to_rumqttc(q)));
+        match self.client.try_subscribe_many(request) {
+            Ok(()) => self.subs.fifo.push_back(names),
+            Err(e) => {
+                warn!(error = %e, "MQTT: could not send SUBSCRIBE");
+                self.emit(MqttEvent::Error {
+                    message: format!("could not send SUBSCRIBE for {names:?}"),
+                });
+            }
+        }
+    }
+
+    /// Feeds stored records to the connection while the in-flight window has room.
+    fn pump(&mut self) {
+        if !self.connected || self.closing.is_some() {
+            return;
+        }
+        while self.tracker.window < self.max_inflight {
+            let record = match self.store.next_to_send() {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(error = %e, "MQTT: cannot read the queue");
+                    self.emit(MqttEvent::Error {
+                        message: e.to_string(),
+                    });
+                    break;
+                }
+            };
+            if let Err(e) = validate_topic(&record.topic) {
+                warn!(seq = record.seq, error = %e, "MQTT: discarding a stored message");
+                let _ = self.store.ack(record.seq);
+                continue;
+            }
+            let (seq, qos) = (record.seq, record.qos);
+            match self.client.try_publish(
+                record.topic,
+                to_rumqttc(qos),
+                record.retain,
+                record.payload,
+            ) {
+                Ok(()) => self.tracker.submit(Submitted::Record { seq, qos }),
+                Err(_) => {
+                    // The request channel is full; try again on the next ack.
+                    self.store.requeue(seq);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, seq: u64, counted: bool) {
+        match self.store.ack(seq) {
+            Ok(true) if counted => self.counters.acked += 1,
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, "MQTT: cannot record an acknowledgement");
+                self.emit(MqttEvent::Error {
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Handles one event of the event loop; true when the worker should stop.
+    fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Incoming(Incoming::ConnAck(ack)) => {
+                info!(session_present = ack.session_present, "MQTT connected");
+                self.connected = true;
+                self.counters.connects += 1;
+                self.backoff.reset();
+                self.emit(MqttEvent::Connected {
+                    session_present: ack.session_present,
+                });
+                if self.closing.is_some() {
+                    self.begin_close(None);
+                    return false;
+                }
+                match self.client.try_publish(
+                    self.status_topic.clone(),
+                    rumqttc::QoS::AtLeastOnce,
+                    true,
+                    STATUS_ONLINE,
+                ) {
+                    Ok(()) => self.tracker.submit(Submitted::Presence),
+                    Err(e) => warn!(error = %e, "MQTT: could not publish presence"),
+                }
+                let all = self.subs.all();
+                self.send_subscribe(all);
+                self.pump();
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                let (done, ours) = self.tracker.on_outgoing_publish(pkid);
+                if ours {
+                    self.counters.sent += 1;
+                }
+                if let Some(seq) = done {
+                    self.complete(seq, false);
+                    self.pump();
+                }
+            }
+            Event::Incoming(Incoming::PubAck(ack)) => {
+                if let Some(seq) = self.tracker.on_puback(ack.pkid) {
+                    self.complete(seq, true);
+                    self.pump();
+                }
+            }
+            Event::Incoming(Incoming::PubRec(rec)) => self.tracker.on_pubrec(rec.pkid),
+            Event::Incoming(Incoming::PubComp(comp)) => {
+                if let Some(seq) = self.tracker.on_pubcomp(comp.pkid) {
+                    self.complete(seq, true);
+                    self.pump();
+                }
+            }
+            Event::Outgoing(Outgoing::Subscribe(pkid)) => self.subs.on_outgoing_subscribe(pkid),
+            Event::Incoming(Incoming::SubAck(ack)) => {
+                for filter in self.subs.on_suback(ack.pkid, &ack.return_codes) {
+                    warn!(%filter, "MQTT broker refused a subscription");
+                    self.emit(MqttEvent::Error {
+                        message: format!("broker refused the subscription to {filter:?}"),
+                    });
+                }
+            }
+            Event::Incoming(Incoming::Publish(publish)) => {
+                self.counters.received += 1;
+                let delivery = Delivery {
+                    topic: Arc::from(publish.topic.as_str()),
+                    payload: Arc::from(&publish.payload[..]),
+                    qos: from_rumqttc(publish.qos),
+                    retain: publish.retain,
+                    dup: publish.dup,
+                };
+                self.update_stats();
+                let (_, full, gone) = self.subs.route(&delivery);
+                if full > 0 {
+                    self.counters.received_dropped += full;
+                    debug!(topic = %delivery.topic, "MQTT: subscriber buffer full, message dropped");
+                }
+                for filter in gone {
+                    if let Err(e) = self.client.try_unsubscribe(filter) {
+                        warn!(error = %e, "MQTT: could not send UNSUBSCRIBE");
+                    }
+                }
+            }
+            Event::Outgoing(Outgoing::Disconnect) if self.closing.is_some() => return true,
+            _ => {}
+        }
+        false
+    }
+
+    fn on_connection_error(&mut self, error: &ConnectionError, eventloop: &mut EventLoop) {
+        // Forget rumqttc's in-memory retransmission state (pending requests, in-flight
+        // publishes, buffered events, collisions): the store replays everything not completed.
+        let max_inflight = eventloop.mqtt_options.inflight();
+        eventloop.state = MqttState::new(max_inflight, false);
+        eventloop.pending.clear();
+        self.tracker.reset();
+        self.subs.on_disconnect();
+        let replayed = self.store.requeue_all();
+        let message = error.to_string();
+        if self.connected {
+            self.connected = false;
+            warn!(error = %message, replayed, "MQTT connection lost");
+            self.emit(MqttEvent::Disconnected { reason: message });
+        } else {
+            warn!(error = %message, "MQTT connection failed");
+            self.emit(MqttEvent::Error { message });
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_within_bounds() {
+        let min = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        let mut b = Backoff::new(min, max, 42);
+        let bases = [1, 2, 4, 8, 16, 32, 60, 60, 60];
+        for (i, base) in bases.iter().enumerate() {
+            let base = Duration::from_secs(*base);
+            assert_eq!(b.base(), base, "attempt {i}");
+            let d = b.next_delay();
+            assert!(
+                d <= base && d >= base.mul_f64(0.8).max(min),
+                "attempt {i}: {d:?}"
+            );
+        }
+        b.reset();
+        assert_eq!(b.next_delay(), min, "first delay is the minimum");
+        for _ in 0..100 {
+            let d = b.next_delay();
+            assert!(d >= min && d <= max);
+        }
+    }
+
+    #[test]
+    fn backoff_jitter_varies_and_is_seeded() {
+        let delays = |seed| {
+            let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60), seed);
+            (0..8).map(|_| b.next_delay()).collect::<Vec<_>>()
+        };
+        assert_eq!(delays(7), delays(7));
+        assert_ne!(delays(7), delays(8));
+    }
+
+    #[test]
+    fn tracker_maps_packet_ids_in_submission_order() {
+        let mut t = Tracker::default();
+        t.submit(Submitted::Presence);
+        t.submit(Submitted::Record {
+            seq: 10,
+            qos: QoS::AtLeastOnce,
+        });
+        t.submit(Submitted::Record {
+            seq: 11,
+            qos: QoS::AtMostOnce,
+        });
+        t.submit(Submitted::Record {
+            seq: 12,
+            qos: QoS::ExactlyOnce,
+        });
+        assert_eq!(t.window, 3);
+        assert_eq!(t.on_outgoing_publish(1), (None, false), "presence");
+        assert_eq!(t.on_outgoing_publish(2), (None, true));
+        assert_eq!(
+            t.on_outgoing_publish(0),
+            (Some(11), true),
+            "QoS 0 done once sent"
+        );
+        assert_eq!(t.on_outgoing_publish(3), (None, true));
+        assert_eq!(t.window, 2);
+        assert_eq!(t.on_puback(1), None, "presence ack is not a record");
+        // QoS 2: PUBREC then PUBCOMP; out of order relative to the QoS 1 ack.
+        assert_eq!(t.on_pubcomp(3), None, "no PUBCOMP before PUBREC");
+        t.on_pubrec(3);
+        assert_eq!(t.on_pubcomp(3), Some(12));
+        assert_eq!(t.on_puback(2), Some(10));
+        assert_eq!(t.on_puback(2), None, "duplicate ack ignored");
+        assert_eq!(t.window, 0);
+    }
+
+    #[test]
+    fn tracker_handles_packet_id_collision() {
+        // Window of two ids: record 1 gets id 1, record 2 id 2; record 3 collides on id 1
+        // (AwaitAck, no Publish event) until id 1 is acked, then rumqttc sends it.
+        let mut t = Tracker::default();
+        for seq in 1..=3 {
+            t.submit(Submitted::Record {
+                seq,
+                qos: QoS::AtLeastOnce,
+            });
+        }
+        t.on_outgoing_publish(1);
+        t.on_outgoing_publish(2);
+        // Outgoing::AwaitAck(1) is ignored by the worker.
+        assert_eq!(t.on_puback(2), Some(2));
+        assert_eq!(t.on_puback(1), Some(1));
+        t.on_outgoing_publish(1); // the collided publish goes out now
+        assert_eq!(t.on_puback(1), Some(3));
+        assert_eq!(t.window, 0);
+    }
+
+    fn sub_reply() -> (SubReply, oneshot::Receiver<SubResult>) {
+        oneshot::channel()
+    }
+
+    #[test]
+    fn subscriptions_share_broker_filters() {
+        let mut s = Subscriptions::default();
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(1);
+        let (r1, mut w1) = sub_reply();
+        let (r2, mut w2) = sub_reply();
+        assert_eq!(
+            s.add("a/+".into(), QoS::AtMostOnce, tx1, r1),
+            Some(("a/+".into(), QoS::AtMostOnce))
+        );
+        // Same filter, higher QoS: re-subscribe at QoS 1.
+        assert_eq!(
+            s.add("a/+".into(), QoS::AtLeastOnce, tx2, r2),
+            Some(("a/+".into(), QoS::AtLeastOnce))
+        );
+        s.fifo.push_back(vec!["a/+".into()]);
+        s.on_outgoing_subscribe(7);
+        let refused = s.on_suback(
+            7,
+            &[SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)],
+        );
+        assert!(refused.is_empty());
+        assert!(matches!(w1.try_recv(), Ok(Ok((1, QoS::AtLeastOnce)))));
+        assert!(matches!(w2.try_recv(), Ok(Ok((2, QoS::AtLeastOnce)))));
+        // A third subscriber at lower QoS is answered at once, nothing sent.
+        let (tx3, _rx3) = mpsc::channel(4);
+        let (r3, mut w3) = sub_reply();
+        assert_eq!(s.add("a/+".into(), QoS::AtMostOnce, tx3, r3), None);
+        assert!(matches!(w3.try_recv(), Ok(Ok((3, QoS::AtLeastOnce)))));
+
+        let d = Delivery {
+            topic: Arc::from("a/b"),
+            payload: Arc::from(&b"x"[..]),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            dup: false,
+        };
+        assert_eq!(s.route(&d), (3, 0, vec![]));
+        // rx2 holds one message: the next one is dropped for it only.
+        assert_eq!(s.route(&d), (2, 1, vec![]));
+        assert_eq!(rx1.try_recv().ok().as_ref(), Some(&d));
+        assert_eq!(rx2.try_recv().ok().as_ref(), Some(&d));
+        let other = Delivery {
+            topic: Arc::from("b/c"),
+            ..d.clone()
+        };
+        assert_eq!(s.route(&other), (0, 0, vec![]));
+
+        assert_eq!(s.remove(1), None, "filter still used");
+        assert_eq!(s.remove(2), None, "filter still used");
+        assert_eq!(s.remove(3), Some("a/+".into()), "last user gone");
+        assert!(s.all().is_empty());
+    }
+
+    #[test]
+    fn subscriptions_refused_and_dropped_receivers() {
+        let mut s = Subscriptions::default();
+        let (tx, rx) = mpsc::channel(1);
+        let (r, mut w) = sub_reply();
+        s.add("x/#".into(), QoS::ExactlyOnce, tx, r);
+        let (tx2, rx2) = mpsc::channel(1);
+        let (r2, _w2) = sub_reply();
+        s.add("y".into(), QoS::AtMostOnce, tx2, r2);
+        assert_eq!(s.all().len(), 2);
+        s.fifo.push_back(vec!["x/#".into(), "y".into()]);
+        s.on_outgoing_subscribe(1);
+        let refused = s.on_suback(
+            1,
+            &[
+                SubscribeReasonCode::Failure,
+                SubscribeReasonCode::Success(rumqttc::QoS::AtMostOnce),
+            ],
+        );
+        assert_eq!(refused, vec!["x/#".to_string()]);
+        assert!(matches!(
+            w.try_recv(),
+            Ok(Err(MqttError::SubscriptionRefused(_)))
+        ));
+        assert_eq!(s.all(), vec![("y".to_string(), QoS::AtMostOnce)]);
+        drop(rx);
+        drop(rx2);
+        let d = Delivery {
+            topic: Arc::from("y"),
+            payload: Arc::from(&b""[..]),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            dup: false,
+        };
+        assert_eq!(s.route(&d), (0, 0, vec!["y".to_string()]));
+        assert!(s.all().is_empty());
+    }
+}

@@ -1,0 +1,596 @@
+//! The MQTT client against a real Mosquitto on 127.0.0.1 (see [`super::testutil`]).
+//! Timeouts here only turn a hang into a failure; nothing asserts on timing.
+
+use super::config::{MqttConfig, ResolvedMqtt};
+use super::store::{FsyncPolicy, FullPolicy, RECORD_HEADER};
+use super::testutil::{free_port, Mosquitto, TcpGate, TestCerts};
+use super::{Delivery, MqttEvent, MqttHandle, MqttStats, QoS, Subscription};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Local settings with quick reconnects.
+fn settings(client_id: &str, port: u16, dir: &Path) -> ResolvedMqtt {
+    let mut cfg = ResolvedMqtt::local(client_id, port, &dir.join(client_id));
+    cfg.reconnect_min = Duration::from_millis(100);
+    cfg.reconnect_max = Duration::from_millis(500);
+    cfg.keep_alive = Duration::from_secs(5);
+    cfg
+}
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+async fn wait_stats(
+    handle: &MqttHandle,
+    what: &str,
+    pred: impl FnMut(&MqttStats) -> bool,
+) -> MqttStats {
+    let mut rx = handle.watch_stats();
+    let stats = within(what, rx.wait_for(pred)).await.expect("worker alive");
+    *stats
+}
+
+async fn subscribe(handle: &MqttHandle, filter: &str, qos: QoS) -> Subscription {
+    within(
+        "SUBACK",
+        handle.subscribe(filter, qos).expect("valid filter"),
+    )
+    .await
+    .expect("subscribed")
+}
+
+async fn recv(sub: &mut Subscription) -> Delivery {
+    within("a message", sub.recv())
+        .await
+        .expect("subscription open")
+}
+
+async fn publish(handle: &MqttHandle, topic: &str, payload: impl Into<Vec<u8>>, qos: QoS) -> u64 {
+    handle
+        .publish(topic, payload.into(), qos, false)
+        .expect("valid publish")
+        .await
+        .expect("queued")
+}
+
+fn text(d: &Delivery) -> String {
+    String::from_utf8_lossy(&d.payload).into_owned()
+}
+
+/// A client on its own runtime, so the test can kill it abruptly by dropping the runtime
+/// (the socket closes without DISCONNECT, as with SIGKILL of the agent).
+fn start_killable(
+    cfg: ResolvedMqtt,
+) -> (
+    tokio::runtime::Runtime,
+    MqttHandle,
+    broadcast::Receiver<MqttEvent>,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (handle, events) = {
+        let _guard = rt.enter();
+        MqttHandle::start(cfg).expect("start")
+    };
+    (rt, handle, events)
+}
+
+/// Publish/subscribe round trip at QoS 0, 1 and 2 with acknowledgements. One subscriber
+/// client per QoS level: Mosquitto 2.0.11 was seen to reorder and even skip messages when one
+/// client's outgoing queue mixes QoS 1 and QoS 2 (its log shows it never sent them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_with_qos_0_1_2_and_acks() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
+    let mut subs = Vec::new();
+    for (level, q) in qos.iter().enumerate() {
+        let (client, _) =
+            MqttHandle::start(settings(&format!("sub{level}"), broker.port(), dir.path()))
+                .expect("start");
+        let sub = subscribe(&client, &format!("data/{level}"), *q).await;
+        assert_eq!(sub.granted_qos(), *q);
+        subs.push((client, sub));
+    }
+    let (pub_client, mut events) =
+        MqttHandle::start(settings("pub", broker.port(), dir.path())).expect("start");
+    assert!(matches!(
+        within("connect event", events.recv()).await,
+        Ok(MqttEvent::Connected {
+            session_present: false
+        })
+    ));
+
+    for i in 0..300u32 {
+        let seq = publish(
+            &pub_client,
+            &format!("data/{}", i % 3),
+            i.to_string(),
+            qos[i as usize % 3],
+        )
+        .await;
+        assert_eq!(seq, u64::from(i) + 1, "store sequence numbers");
+    }
+    for (level, (client, sub)) in subs.iter_mut().enumerate() {
+        for i in 0..100u32 {
+            let d = recv(sub).await;
+            assert_eq!(
+                text(&d),
+                (i * 3 + level as u32).to_string(),
+                "in order at QoS {level}"
+            );
+            assert_eq!(
+                (&*d.topic, d.qos),
+                (format!("data/{level}").as_str(), qos[level])
+            );
+        }
+        assert_eq!(client.stats().received, 100);
+    }
+    let (sub_client, mut sub) = subs.remove(0);
+    let stats = wait_stats(&pub_client, "all acked", |s| {
+        s.acked == 200 && s.inflight == 0
+    })
+    .await;
+    assert_eq!((stats.queued, stats.sent, stats.dropped), (0, 300, 0));
+    assert!(stats.connected);
+
+    // Validation errors come back synchronously, typed for JS.
+    let e = pub_client
+        .publish("a/+", vec![], QoS::AtMostOnce, false)
+        .err()
+        .expect("wildcard rejected");
+    assert_eq!(e.js_kind(), super::JsErrorKind::TypeError);
+    let e = pub_client
+        .publish("a", vec![0; 2 << 20], QoS::AtMostOnce, false)
+        .err()
+        .expect("too large");
+    assert_eq!(e.js_kind(), super::JsErrorKind::RangeError);
+    assert!(sub_client.subscribe("a/#/b", QoS::AtMostOnce).is_err());
+
+    // Unsubscribe ends the local subscription at once (the broker is told asynchronously).
+    let mut other = subscribe(&sub_client, "other", QoS::AtLeastOnce).await;
+    sub_client.unsubscribe(sub.id()).await.expect("unsubscribe");
+    assert!(within("subscription end", sub.recv()).await.is_none());
+    publish(&pub_client, "data/0", "late", QoS::AtLeastOnce).await;
+    publish(&pub_client, "other", "marker", QoS::AtLeastOnce).await;
+    assert_eq!(text(&recv(&mut other).await), "marker");
+    assert!(other.try_recv().is_none());
+
+    pub_client.shutdown().await;
+    sub_client.shutdown().await;
+    for (client, _) in subs {
+        client.shutdown().await;
+    }
+    let e = pub_client
+        .publish("a", vec![], QoS::AtMostOnce, false)
+        .expect("valid")
+        .await
+        .expect_err("closed");
+    assert!(matches!(e, super::MqttError::Closed));
+}
+
+/// Next presence message, skipping those of the observing clients themselves.
+async fn next_status(sub: &mut Subscription) -> Delivery {
+    loop {
+        let d = recv(sub).await;
+        if !d.topic.contains("/observer/") && !d.topic.contains("/late/") {
+            return d;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_online_then_will_on_abrupt_drop_and_offline_on_shutdown() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (observer, _) =
+        MqttHandle::start(settings("observer", broker.port(), dir.path())).expect("start");
+    let mut status = subscribe(&observer, "ganglion/+/status", QoS::AtLeastOnce).await;
+
+    let (rt, victim, _) = start_killable(settings("victim", broker.port(), dir.path()));
+    let d = next_status(&mut status).await;
+    assert_eq!(
+        (&*d.topic, text(&d).as_str()),
+        ("ganglion/victim/status", "online")
+    );
+    wait_stats(&victim, "victim connected", |s| s.connected).await;
+    rt.shutdown_background(); // abrupt: no DISCONNECT, the broker fires the will
+    let d = next_status(&mut status).await;
+    assert_eq!(
+        (&*d.topic, text(&d).as_str()),
+        ("ganglion/victim/status", "offline")
+    );
+
+    // Both are retained: a new subscriber sees the last state.
+    let (late, _) = MqttHandle::start(settings("late", broker.port(), dir.path())).expect("start");
+    let mut retained = subscribe(&late, "ganglion/victim/status", QoS::AtLeastOnce).await;
+    let d = recv(&mut retained).await;
+    assert!(d.retain);
+    assert_eq!(text(&d), "offline");
+
+    // Graceful shutdown says offline itself (the will is not fired on DISCONNECT).
+    let (polite, _) =
+        MqttHandle::start(settings("polite", broker.port(), dir.path())).expect("start");
+    let d = next_status(&mut status).await;
+    assert_eq!(
+        (&*d.topic, text(&d).as_str()),
+        ("ganglion/polite/status", "online")
+    );
+    polite.shutdown().await;
+    let d = next_status(&mut status).await;
+    assert_eq!(
+        (&*d.topic, text(&d).as_str()),
+        ("ganglion/polite/status", "offline")
+    );
+    assert!(!polite.is_connected());
+    observer.shutdown().await;
+    late.shutdown().await;
+}
+
+/// Stops the broker during a ~1k msg/s stream of QoS 1 publishes and restarts it. The
+/// subscriber keeps a persistent session on a persistent broker; the publisher goes through a
+/// [`TcpGate`] that is reopened once the subscriber is back, so the order seen is the
+/// publisher's (a broker may interleave a reconnecting client's offline queue with live
+/// messages). Every number must arrive, in order; replays may repeat earlier numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_stopped_mid_stream_subscriber_gets_every_number_in_order() {
+    const TOTAL: u32 = 3000;
+    const STOP_AT: u32 = 1000;
+    let port = free_port();
+    let broker = Mosquitto::start_on(port, true);
+    let gate = std::sync::Arc::new(TcpGate::start(port).await);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut sub_cfg = settings("stream-sub", port, dir.path());
+    sub_cfg.clean_session = false; // the broker keeps our subscription across its restart
+    let (sub_client, _) = MqttHandle::start(sub_cfg).expect("start");
+    let mut sub = subscribe(&sub_client, "stream", QoS::AtLeastOnce).await;
+    let (pub_client, _) =
+        MqttHandle::start(settings("stream-pub", gate.port(), dir.path())).expect("start");
+
+    let receiver = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut max: Option<u32> = None;
+        while max != Some(TOTAL - 1) {
+            let d = recv(&mut sub).await;
+            let n: u32 = text(&d).parse().expect("number");
+            seen.push(n);
+            max = max.max(Some(n));
+        }
+        seen
+    });
+
+    let mut ticker = tokio::time::interval(Duration::from_millis(1)); // ~1k msg/s
+    let mut outage = None;
+    let mut broker = Some(broker);
+    for i in 0..TOTAL {
+        ticker.tick().await;
+        if i == STOP_AT {
+            let mut b = broker.take().expect("broker");
+            let gate = gate.clone();
+            let sub_client = sub_client.clone();
+            outage = Some(tokio::spawn(async move {
+                gate.close();
+                let b = tokio::task::spawn_blocking(move || {
+                    b.stop_graceful();
+                    std::thread::sleep(Duration::from_secs(1));
+                    b.restart();
+                    b
+                })
+                .await
+                .expect("restart");
+                wait_stats(&sub_client, "subscriber back", |s| {
+                    s.connects >= 2 && s.connected
+                })
+                .await;
+                gate.open();
+                b
+            }));
+        }
+        publish(&pub_client, "stream", i.to_string(), QoS::AtLeastOnce).await;
+    }
+    let _broker = outage.expect("outage ran").await.expect("outage task");
+    let seen = within("the whole stream", receiver)
+        .await
+        .expect("receiver");
+
+    let mut firsts = Vec::new();
+    let mut high = None;
+    for &n in &seen {
+        if high.is_none_or(|h| n > h) {
+            firsts.push(n);
+            high = Some(n);
+        }
+    }
+    if let Some(gap) = (0..TOTAL).position(|i| firsts.get(i as usize) != Some(&i)) {
+        let at = seen.iter().position(|&n| n + 1 > gap as u32).unwrap_or(0);
+        panic!(
+            "number {gap} missing or out of order; received around it: {:?}",
+            &seen[at.saturating_sub(10)..(at + 10).min(seen.len())]
+        );
+    }
+    tracing::info!(repeats = seen.len() - firsts.len(), "stream test");
+    let stats = wait_stats(&pub_client, "all acked", |s| s.acked == u64::from(TOTAL)).await;
+    assert_eq!((stats.queued, stats.inflight, stats.dropped), (0, 0, 0));
+    assert!(
+        stats.connects >= 2,
+        "reconnected after the outage: {stats:?}"
+    );
+    pub_client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_restored_after_broker_restart() {
+    let port = free_port();
+    let mut broker = Mosquitto::start_on(port, false);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub_client, _) =
+        MqttHandle::start(settings("restore-sub", port, dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "restore/#", QoS::AtLeastOnce).await;
+    let (pub_client, _) =
+        MqttHandle::start(settings("restore-pub", port, dir.path())).expect("start");
+    publish(&pub_client, "restore/a", "before", QoS::AtLeastOnce).await;
+    assert_eq!(text(&recv(&mut sub).await), "before");
+    // Acknowledged before the broker dies, so it is not replayed after the restart.
+    wait_stats(&pub_client, "PUBACK", |s| s.acked == 1).await;
+
+    // SIGKILL: the broker forgets every session and subscription.
+    broker = tokio::task::spawn_blocking(move || {
+        broker.restart();
+        broker
+    })
+    .await
+    .expect("restart");
+    wait_stats(&sub_client, "subscriber reconnected", |s| {
+        s.connects >= 2 && s.connected
+    })
+    .await;
+    // The re-subscription is in flight after the connect: publish until one arrives.
+    let got = within("a message after the restart", async {
+        loop {
+            publish(&pub_client, "restore/b", "after", QoS::AtLeastOnce).await;
+            if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await
+            {
+                break d;
+            }
+        }
+    })
+    .await;
+    assert_eq!(text(&got), "after");
+    drop(broker);
+}
+
+fn capped(
+    client_id: &str,
+    port: u16,
+    dir: &Path,
+    records: u64,
+    policy: FullPolicy,
+) -> ResolvedMqtt {
+    let mut cfg = settings(client_id, port, dir);
+    // Every payload below is "m" + 4 digits on topic "cap": 13 fixed + 3 + 5 bytes + framing.
+    cfg.store.cap_bytes = records * (RECORD_HEADER + 13 + 3 + 5);
+    cfg.store.on_full = policy;
+    cfg.store.fsync = FsyncPolicy::Batch(Duration::from_millis(50));
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_cap_drop_oldest_counts_exactly_and_survives_a_killed_client() {
+    let port = free_port(); // no broker yet: everything stays queued
+    let dir = tempfile::tempdir().expect("tmp");
+    let (rt, client, mut events) = start_killable(capped(
+        "capped",
+        port,
+        dir.path(),
+        10,
+        FullPolicy::DropOldest,
+    ));
+    for i in 0..25u32 {
+        publish(&client, "cap", format!("m{i:04}"), QoS::AtLeastOnce).await;
+    }
+    let stats = client.stats();
+    assert_eq!(
+        (stats.dropped, stats.queued, stats.connected),
+        (15, 10, false)
+    );
+    let mut dropped_events = 0;
+    while let Ok(event) = events.try_recv() {
+        if let MqttEvent::Dropped { count } = event {
+            dropped_events += count;
+        }
+    }
+    assert_eq!(dropped_events, 15);
+    rt.shutdown_background(); // the agent dies while the broker is away
+
+    let _broker = Mosquitto::start_on(port, false);
+    let (sub_client, _) = MqttHandle::start(settings("cap-sub", port, dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "cap", QoS::AtLeastOnce).await;
+    // The restarted client replays what it had accepted, in order.
+    let (client, _) = MqttHandle::start(capped(
+        "capped",
+        port,
+        dir.path(),
+        10,
+        FullPolicy::DropOldest,
+    ))
+    .expect("restart");
+    for i in 15..25u32 {
+        assert_eq!(text(&recv(&mut sub).await), format!("m{i:04}"));
+    }
+    let stats = wait_stats(&client, "replay acked", |s| s.acked == 10).await;
+    assert_eq!((stats.queued, stats.inflight, stats.dropped), (0, 0, 0));
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_cap_reject_new_counts_exactly() {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (client, _) = MqttHandle::start(capped(
+        "reject",
+        port,
+        dir.path(),
+        10,
+        FullPolicy::RejectNew,
+    ))
+    .expect("start");
+    let mut refused = 0;
+    for i in 0..25u32 {
+        let result = client
+            .publish(
+                "cap",
+                format!("m{i:04}").into_bytes(),
+                QoS::AtLeastOnce,
+                false,
+            )
+            .expect("valid")
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(super::MqttError::Store(super::StoreError::Full { .. })) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let stats = client.stats();
+    assert_eq!(
+        (refused, stats.rejected, stats.dropped, stats.queued),
+        (15, 15, 0, 10)
+    );
+    client.shutdown().await;
+
+    let _broker = Mosquitto::start_on(port, false);
+    let (sub_client, _) =
+        MqttHandle::start(settings("reject-sub", port, dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "cap", QoS::AtLeastOnce).await;
+    let (client, _) = MqttHandle::start(capped(
+        "reject",
+        port,
+        dir.path(),
+        10,
+        FullPolicy::RejectNew,
+    ))
+    .expect("restart");
+    for i in 0..10u32 {
+        assert_eq!(text(&recv(&mut sub).await), format!("m{i:04}"));
+    }
+    wait_stats(&client, "replay acked", |s| s.acked == 10 && s.queued == 0).await;
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+fn tls_config(
+    port: u16,
+    ca: &Path,
+    client_cert: Option<(&Path, &Path)>,
+    server_name: Option<&str>,
+) -> MqttConfig {
+    let mut text = format!(
+        "url = \"mqtts://127.0.0.1:{port}\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n\
+         [tls]\nca_file = \"{}\"\n",
+        ca.display()
+    );
+    if let Some((cert, key)) = client_cert {
+        text += &format!(
+            "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+            cert.display(),
+            key.display()
+        );
+    }
+    if let Some(name) = server_name {
+        text += &format!("server_name = \"{name}\"\n");
+    }
+    toml::from_str(&text).expect("tls config parses")
+}
+
+async fn first_connect_or_error(events: &mut broadcast::Receiver<MqttEvent>) -> MqttEvent {
+    loop {
+        let event = within("a connection event", events.recv())
+            .await
+            .expect("events");
+        if let MqttEvent::Connected { .. } | MqttEvent::Error { .. } = event {
+            return event;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_round_trip_and_wrong_ca_refused() {
+    let certs = TestCerts::generate();
+    let broker = Mosquitto::start_tls(&certs, true);
+    let dir = tempfile::tempdir().expect("tmp");
+    let client_pair = (certs.client_cert(), certs.client_key());
+    let client_pair = Some((client_pair.0.as_path(), client_pair.1.as_path()));
+
+    // Good CA and client certificate: connects, round trip through the TLS listener.
+    let cfg = tls_config(broker.port(), &certs.ca(), client_pair, None)
+        .resolve("tls-ok", dir.path())
+        .expect("resolve");
+    let (client, mut events) = MqttHandle::start(cfg).expect("start");
+    assert!(matches!(
+        first_connect_or_error(&mut events).await,
+        MqttEvent::Connected { .. }
+    ));
+    let mut sub = subscribe(&client, "secure", QoS::AtLeastOnce).await;
+    publish(&client, "secure", "hello over TLS", QoS::AtLeastOnce).await;
+    assert_eq!(text(&recv(&mut sub).await), "hello over TLS");
+    client.shutdown().await;
+
+    // The certificate names 127.0.0.1, localhost and broker.test; a pinned server name works.
+    let cfg = tls_config(broker.port(), &certs.ca(), client_pair, Some("broker.test"))
+        .resolve("tls-name", dir.path())
+        .expect("resolve");
+    let (client, mut events) = MqttHandle::start(cfg).expect("start");
+    assert!(matches!(
+        first_connect_or_error(&mut events).await,
+        MqttEvent::Connected { .. }
+    ));
+    client.shutdown().await;
+
+    // Refusals: a CA that did not sign the server, a server name not in the certificate, and
+    // no client certificate where the broker requires one.
+    let other = TestCerts::generate();
+    let cases = [
+        (
+            "wrong-ca",
+            tls_config(broker.port(), &other.ca(), client_pair, None),
+        ),
+        (
+            "wrong-name",
+            tls_config(broker.port(), &certs.ca(), client_pair, Some("evil.test")),
+        ),
+        (
+            "no-client-cert",
+            tls_config(broker.port(), &certs.ca(), None, None),
+        ),
+    ];
+    for (id, cfg) in cases {
+        let (client, mut events) =
+            MqttHandle::start(cfg.resolve(id, dir.path()).expect("resolve")).expect("start");
+        match first_connect_or_error(&mut events).await {
+            MqttEvent::Error { message } => {
+                if id != "no-client-cert" {
+                    assert!(
+                        message.contains("TLS") || message.contains("certificate"),
+                        "{id}: {message}"
+                    );
+                }
+            }
+            other => panic!("{id}: expected a refusal, got {other:?}"),
+        }
+        assert!(!client.is_connected(), "{id}");
+        assert_eq!(client.stats().connects, 0, "{id}");
+        client.shutdown().await;
+    }
+}
