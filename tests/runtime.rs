@@ -130,6 +130,7 @@ fn uncaught_errors_are_logged_and_the_loop_goes_on() {
         r#"
 setTimeout(function failing() { throw new TypeError('boom'); }, 1);
 Promise.reject(new Error('nobody catches this'));
+queueMicrotask(() => { throw new RangeError('from a microtask'); });
 setTimeout(() => console.log('still serving'), 20);
 "#,
     );
@@ -137,6 +138,7 @@ setTimeout(() => console.log('still serving'), 20);
     run.assert_logged("uncaught exception in timer callback failing: TypeError: boom");
     run.assert_logged("main.js:2:");
     run.assert_logged("unhandled promise rejection: Error: nobody catches this");
+    run.assert_logged("uncaught exception in queueMicrotask callback: RangeError: from a microtask");
     assert_eq!(
         run.script_lines().last().map(String::as_str),
         Some("still serving")

@@ -487,12 +487,20 @@ define('setImmediate', setImmediate);
 define('clearTimeout', clearTimeout);
 define('clearInterval', clearTimeout);
 define('clearImmediate', clearImmediate);
-if (typeof globalThis.queueMicrotask !== 'function') {
-  define('queueMicrotask', (cb) => {
-    if (typeof cb !== 'function') throw invalidCallback(cb);
-    Promise.resolve().then(cb);
+// Always ours: QuickJS's own queueMicrotask drops exceptions thrown by the callback; Node treats
+// them as uncaught exceptions, and so do we.
+const resolved = Promise.resolve();
+define('queueMicrotask', (cb) => {
+  if (typeof cb !== 'function') throw invalidCallback(cb);
+  resolved.then(() => {
+    try {
+      cb();
+    } catch (e) {
+      reportError(e, 'queueMicrotask callback');
+    }
   });
-}
+});
+define('reportError', (e) => reportError(e, 'reportError()'));
 if (typeof globalThis.performance !== 'object' || typeof globalThis.performance.now !== 'function') {
   define('performance', { now: () => native.now(), timeOrigin: native.timeOrigin });
 }
