@@ -7,6 +7,11 @@
 //! (QoS 1/2) or once written to the network (QoS 0). When the connection drops, everything not
 //! completed is handed out again, in order, after the next CONNACK. rumqttc's own in-memory
 //! retransmission state is reset on every disconnect: the store is the single source of truth.
+//! Messages are therefore delivered at least once across a reconnect (QoS 2 included: a
+//! replayed message gets a new packet id). With a persistent session (`clean_session = false`)
+//! every connect that resumes the session first sends PUBREL for every packet id, so QoS 2
+//! messages the broker already holds are completed (and not re-sent when their PUBREC had
+//! arrived) instead of making the broker discard a new message that reuses the packet id.
 //!
 //! Presence: the last will is a retained `offline` on `<prefix>/status`; a retained `online` is
 //! published on every connect, and a retained `offline` before a graceful shutdown.
@@ -20,7 +25,8 @@ use super::store::{Store, StoreError, StoreStats};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, MqttState,
-    NetworkOptions, Outgoing, SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+    NetworkOptions, Outgoing, PubRel, Request, SubscribeFilter, SubscribeReasonCode,
+    TlsConfiguration, Transport,
 };
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -253,7 +259,10 @@ impl MqttHandle {
         cfg: ResolvedMqtt,
     ) -> Result<(MqttHandle, broadcast::Receiver<MqttEvent>), MqttError> {
         let store = Store::open(&cfg.queue_dir, cfg.store.clone(), Instant::now())?;
-        let (client, eventloop) = build_client(&cfg);
+        let (client, mut eventloop) = build_client(&cfg);
+        if !cfg.clean_session {
+            eventloop.pending = release_all(eventloop.mqtt_options.inflight(), &[]);
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
         let (events, events_rx) = broadcast::channel(EVENT_BUFFER);
         let (stats_tx, stats_rx) = watch::channel(MqttStats::default());
@@ -265,6 +274,7 @@ impl MqttHandle {
             backoff: Backoff::new(cfg.reconnect_min, cfg.reconnect_max, seed),
             status_topic: cfg.status_topic(),
             max_inflight: usize::from(cfg.max_inflight),
+            max_inflight_qos2: usize::from(cfg.max_inflight_qos2),
             tick_every: match cfg.store.fsync {
                 super::store::FsyncPolicy::Batch(every) => every.max(Duration::from_millis(5)),
                 _ => Duration::from_secs(1),
@@ -498,17 +508,22 @@ enum Submitted {
 #[derive(Debug, Default)]
 struct Tracker {
     fifo: VecDeque<Submitted>,
-    awaiting_ack: HashMap<u16, u64>,
+    awaiting_ack: HashMap<u16, (u64, QoS)>,
     awaiting_comp: HashMap<u16, u64>,
     presence: HashSet<u16>,
     /// Records submitted and not yet completed.
     window: usize,
+    /// QoS 2 records among them.
+    qos2: usize,
 }
 
 impl Tracker {
     fn submit(&mut self, s: Submitted) {
-        if matches!(s, Submitted::Record { .. }) {
+        if let Submitted::Record { qos, .. } = s {
             self.window += 1;
+            if qos == QoS::ExactlyOnce {
+                self.qos2 += 1;
+            }
         }
         self.fifo.push_back(s);
     }
@@ -524,8 +539,8 @@ impl Tracker {
                 self.window -= 1;
                 (Some(seq), true)
             }
-            Some(Submitted::Record { seq, .. }) => {
-                self.awaiting_ack.insert(pkid, seq);
+            Some(Submitted::Record { seq, qos }) => {
+                self.awaiting_ack.insert(pkid, (seq, qos));
                 (None, true)
             }
             Some(Submitted::Presence) => {
@@ -545,13 +560,19 @@ impl Tracker {
         if self.presence.remove(&pkid) {
             return None;
         }
-        let seq = self.awaiting_ack.remove(&pkid)?;
-        self.window -= 1;
-        Some(seq)
+        match self.awaiting_ack.get(&pkid) {
+            Some(&(seq, QoS::AtLeastOnce)) => {
+                self.awaiting_ack.remove(&pkid);
+                self.window -= 1;
+                Some(seq)
+            }
+            _ => None, // unknown, or a PUBACK where PUBREC is due
+        }
     }
 
     fn on_pubrec(&mut self, pkid: u16) {
-        if let Some(seq) = self.awaiting_ack.remove(&pkid) {
+        if let Some(&(seq, QoS::ExactlyOnce)) = self.awaiting_ack.get(&pkid) {
+            self.awaiting_ack.remove(&pkid);
             self.awaiting_comp.insert(pkid, seq);
         }
     }
@@ -559,12 +580,67 @@ impl Tracker {
     fn on_pubcomp(&mut self, pkid: u16) -> Option<u64> {
         let seq = self.awaiting_comp.remove(&pkid)?;
         self.window -= 1;
+        self.qos2 -= 1;
         Some(seq)
     }
 
-    fn reset(&mut self) {
-        *self = Tracker::default();
+    /// The connection dropped. Returns the records to hand out again, and the packet ids of
+    /// the records that were on the wire, in sequence order (the order PUBRELs should go out
+    /// in, since a broker delivers a QoS 2 message on PUBREL). With `keep_released`
+    /// (persistent session) records whose PUBREC arrived stay mapped to their packet id: the
+    /// worker re-sends PUBREL on the next connect and the PUBCOMP completes them without a
+    /// duplicate.
+    fn on_connection_lost(&mut self, keep_released: bool) -> (Vec<u64>, Vec<u16>) {
+        let mut on_wire: Vec<(u64, u16)> = self
+            .awaiting_ack
+            .iter()
+            .map(|(&pkid, &(seq, _))| (seq, pkid))
+            .chain(self.awaiting_comp.iter().map(|(&pkid, &seq)| (seq, pkid)))
+            .collect();
+        on_wire.sort_unstable();
+        let mut requeue: Vec<u64> = self
+            .fifo
+            .drain(..)
+            .filter_map(|s| match s {
+                Submitted::Record { seq, .. } => Some(seq),
+                Submitted::Presence => None,
+            })
+            .chain(self.awaiting_ack.drain().map(|(_, (seq, _))| seq))
+            .collect();
+        if !keep_released {
+            requeue.extend(self.awaiting_comp.drain().map(|(_, seq)| seq));
+        }
+        self.presence.clear();
+        self.window = self.awaiting_comp.len();
+        self.qos2 = self.awaiting_comp.len();
+        requeue.sort_unstable();
+        (requeue, on_wire.into_iter().map(|(_, pkid)| pkid).collect())
     }
+
+    /// The broker did not resume the session: released records must be sent again.
+    fn take_released(&mut self) -> Vec<u64> {
+        let mut seqs: Vec<u64> = self.awaiting_comp.drain().map(|(_, seq)| seq).collect();
+        self.window = 0;
+        self.qos2 = 0;
+        seqs.sort_unstable();
+        seqs
+    }
+}
+
+/// PUBREL for every packet id the connection can use, those in `first` (in that order) before
+/// the others. Sent first on a connect that resumes a persistent session (rumqttc drops them
+/// when the session is not present): they complete QoS 2 messages the broker received before
+/// the connection (or the agent) died, so a new message that reuses one of their packet ids
+/// is not mistaken for a duplicate and discarded.
+fn release_all(max_packet_id: u16, first: &[u16]) -> VecDeque<Request> {
+    let mut seen = HashSet::new();
+    first
+        .iter()
+        .copied()
+        .chain(1..=max_packet_id)
+        .filter(|pkid| (1..=max_packet_id).contains(pkid) && seen.insert(*pkid))
+        .map(|pkid| Request::PubRel(PubRel::new(pkid)))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -720,6 +796,7 @@ struct Worker {
     backoff: Backoff,
     status_topic: String,
     max_inflight: usize,
+    max_inflight_qos2: usize,
     tick_every: Duration,
     client: AsyncClient,
     store: Store,
@@ -967,6 +1044,12 @@ impl Worker {
             return;
         }
         while self.tracker.window < self.max_inflight {
+            match self.store.peek_next() {
+                None => break,
+                // In order: a QoS 2 record at the head waits for a QoS 2 slot.
+                Some((_, QoS::ExactlyOnce)) if self.tracker.qos2 >= self.max_inflight_qos2 => break,
+                Some(_) => {}
+            }
             let record = match self.store.next_to_send() {
                 Ok(Some(record)) => record,
                 Ok(None) => break,
@@ -1018,6 +1101,12 @@ impl Worker {
         match event {
             Event::Incoming(Incoming::ConnAck(ack)) => {
                 info!(session_present = ack.session_present, "MQTT connected");
+                if !ack.session_present {
+                    // rumqttc dropped the PUBRELs: whatever they would have completed is sent again.
+                    for seq in self.tracker.take_released() {
+                        self.store.requeue(seq);
+                    }
+                }
                 self.connected = true;
                 self.counters.connects += 1;
                 self.backoff.reset();
@@ -1104,11 +1193,19 @@ impl Worker {
         // Forget rumqttc's in-memory retransmission state (pending requests, in-flight
         // publishes, buffered events, collisions): the store replays everything not completed.
         let max_inflight = eventloop.mqtt_options.inflight();
+        let persistent = !eventloop.mqtt_options.clean_session();
         eventloop.state = MqttState::new(max_inflight, false);
-        eventloop.pending.clear();
-        self.tracker.reset();
         self.subs.on_disconnect();
-        let replayed = self.store.requeue_all();
+        let (replayed, on_wire) = self.tracker.on_connection_lost(persistent);
+        eventloop.pending = if persistent {
+            release_all(max_inflight, &on_wire)
+        } else {
+            VecDeque::new()
+        };
+        for &seq in &replayed {
+            self.store.requeue(seq);
+        }
+        let replayed = replayed.len();
         let message = error.to_string();
         if self.connected {
             self.connected = false;
@@ -1181,7 +1278,7 @@ mod tests {
             seq: 12,
             qos: QoS::ExactlyOnce,
         });
-        assert_eq!(t.window, 3);
+        assert_eq!((t.window, t.qos2), (3, 1));
         assert_eq!(t.on_outgoing_publish(1), (None, false), "presence");
         assert_eq!(t.on_outgoing_publish(2), (None, true));
         assert_eq!(
@@ -1194,11 +1291,13 @@ mod tests {
         assert_eq!(t.on_puback(1), None, "presence ack is not a record");
         // QoS 2: PUBREC then PUBCOMP; out of order relative to the QoS 1 ack.
         assert_eq!(t.on_pubcomp(3), None, "no PUBCOMP before PUBREC");
+        assert_eq!(t.on_puback(3), None, "a PUBACK does not complete QoS 2");
+        t.on_pubrec(2); // a PUBREC does not apply to QoS 1
         t.on_pubrec(3);
         assert_eq!(t.on_pubcomp(3), Some(12));
         assert_eq!(t.on_puback(2), Some(10));
         assert_eq!(t.on_puback(2), None, "duplicate ack ignored");
-        assert_eq!(t.window, 0);
+        assert_eq!((t.window, t.qos2), (0, 0));
     }
 
     #[test]
@@ -1220,6 +1319,65 @@ mod tests {
         t.on_outgoing_publish(1); // the collided publish goes out now
         assert_eq!(t.on_puback(1), Some(3));
         assert_eq!(t.window, 0);
+    }
+
+    #[test]
+    fn tracker_connection_lost_requeues_in_order_and_keeps_released() {
+        let mut t = Tracker::default();
+        for seq in 1..=5 {
+            t.submit(Submitted::Record {
+                seq,
+                qos: QoS::ExactlyOnce,
+            });
+        }
+        t.submit(Submitted::Presence);
+        for pkid in 1..=3 {
+            t.on_outgoing_publish(pkid);
+        }
+        t.on_pubrec(2); // seq 2 was received by the broker
+                        // Persistent session: seq 2 waits for the PUBCOMP of the re-sent PUBREL.
+        let (requeue, on_wire) = t.on_connection_lost(true);
+        assert_eq!(requeue, vec![1, 3, 4, 5]);
+        assert_eq!(on_wire, vec![1, 2, 3], "packet ids in sequence order");
+        assert_eq!(t.window, 1);
+        assert!(t.fifo.is_empty());
+        assert_eq!(t.on_pubcomp(2), Some(2));
+        assert_eq!(t.window, 0);
+
+        // Session not resumed: the released record is sent again too.
+        t.submit(Submitted::Record {
+            seq: 9,
+            qos: QoS::ExactlyOnce,
+        });
+        t.on_outgoing_publish(4);
+        t.on_pubrec(4);
+        assert_eq!(t.on_connection_lost(true), (vec![], vec![4]));
+        assert_eq!(t.take_released(), vec![9]);
+        assert_eq!(t.window, 0);
+
+        // Clean session: everything goes back.
+        t.submit(Submitted::Record {
+            seq: 10,
+            qos: QoS::ExactlyOnce,
+        });
+        t.on_outgoing_publish(1);
+        t.on_pubrec(1);
+        assert_eq!(t.on_connection_lost(false), (vec![10], vec![1]));
+        assert_eq!((t.window, t.qos2), (0, 0));
+    }
+
+    #[test]
+    fn release_all_covers_every_packet_id_in_flight_ones_first() {
+        let ids = |r: VecDeque<Request>| {
+            r.into_iter()
+                .map(|req| match req {
+                    Request::PubRel(p) => p.pkid,
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(release_all(3, &[])), vec![1, 2, 3]);
+        assert_eq!(ids(release_all(5, &[4, 2, 4, 9])), vec![4, 2, 1, 3, 5]);
     }
 
     fn sub_reply() -> (SubReply, oneshot::Receiver<SubResult>) {

@@ -151,6 +151,10 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     /// Most QoS 1/2 messages awaiting the broker's ack at once.
     pub max_inflight: u16,
+    /// Most QoS 2 messages awaiting PUBCOMP at once. MQTT 3.1.1 cannot tell us the broker's
+    /// limit and Mosquitto silently discards QoS 2 messages beyond its `max_inflight_messages`
+    /// (default 20) that await PUBREL, so stay below it.
+    pub max_inflight_qos2: u16,
     /// Largest MQTT packet sent or accepted, e.g. "1MiB".
     #[serde(deserialize_with = "de_size")]
     pub max_packet_size: u64,
@@ -179,6 +183,7 @@ impl Default for MqttConfig {
             clean_session: true,
             topic_prefix: "ganglion/{id}".to_owned(),
             max_inflight: 100,
+            max_inflight_qos2: 10,
             max_packet_size: 1024 * 1024,
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
@@ -340,6 +345,8 @@ pub struct ResolvedMqtt {
     pub store: StoreOptions,
     /// Most QoS 1/2 messages awaiting an ack at once.
     pub max_inflight: u16,
+    /// Most QoS 2 messages awaiting PUBCOMP at once (at most `max_inflight`).
+    pub max_inflight_qos2: u16,
     /// Largest packet sent or accepted.
     pub max_packet_size: usize,
     /// Reconnect backoff bounds.
@@ -373,6 +380,7 @@ impl ResolvedMqtt {
             queue_dir: queue_dir.to_owned(),
             store: c.queue.store_options(),
             max_inflight: c.max_inflight,
+            max_inflight_qos2: c.max_inflight_qos2,
             max_packet_size: c.max_packet_size as usize,
             reconnect_min: c.reconnect_min,
             reconnect_max: c.reconnect_max,
@@ -679,6 +687,12 @@ impl MqttConfig {
         if self.max_inflight == 0 {
             return Err(invalid("mqtt.max_inflight", "must be at least 1"));
         }
+        if self.max_inflight_qos2 == 0 || self.max_inflight_qos2 > self.max_inflight {
+            return Err(invalid(
+                "mqtt.max_inflight_qos2",
+                "must be at least 1 and at most mqtt.max_inflight",
+            ));
+        }
         if !(128..=256 * 1024 * 1024).contains(&self.max_packet_size) {
             return Err(invalid(
                 "mqtt.max_packet_size",
@@ -715,6 +729,7 @@ impl MqttConfig {
             queue_dir: state_dir.join(&self.queue.dir),
             store: self.queue.store_options(),
             max_inflight: self.max_inflight,
+            max_inflight_qos2: self.max_inflight_qos2,
             max_packet_size: self.max_packet_size as usize,
             reconnect_min: self.reconnect_min,
             reconnect_max: self.reconnect_max,
@@ -836,6 +851,11 @@ mod tests {
             ),
             ("topic_prefix = \"a/+/b\"", "mqtt.topic_prefix"),
             ("max_inflight = 0", "mqtt.max_inflight"),
+            ("max_inflight_qos2 = 0", "mqtt.max_inflight_qos2"),
+            (
+                "max_inflight = 5\nmax_inflight_qos2 = 6",
+                "mqtt.max_inflight_qos2",
+            ),
             ("keep_alive = \"0s\"", "mqtt.keep_alive"),
             ("protocol = \"5\"", "mqtt.protocol"),
             ("reconnect_min = \"2m\"", "mqtt.reconnect_min"),

@@ -370,6 +370,69 @@ async fn subscriptions_restored_after_broker_restart() {
     drop(broker);
 }
 
+/// Persistent session, QoS 2, through a gate that is cut mid-stream: the session is resumed,
+/// every PUBREL is answered, every number arrives (first occurrences in order), and a restarted
+/// client resumes the session too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_session_qos2_across_a_cut_and_a_client_restart() {
+    const TOTAL: u32 = 600;
+    let broker = Mosquitto::start();
+    let gate = TcpGate::start(broker.port()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub_client, _) =
+        MqttHandle::start(settings("p2-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "p2", QoS::ExactlyOnce).await;
+    let mut cfg = settings("p2-pub", gate.port(), dir.path());
+    cfg.clean_session = false;
+    let (client, mut events) = MqttHandle::start(cfg.clone()).expect("start");
+    assert!(matches!(
+        first_connect_or_error(&mut events).await,
+        MqttEvent::Connected { .. }
+    ));
+    for i in 0..TOTAL {
+        if i == TOTAL / 3 {
+            gate.close();
+        }
+        if i == TOTAL / 2 {
+            gate.open();
+        }
+        publish(&client, "p2", i.to_string(), QoS::ExactlyOnce).await;
+        if i % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let mut high: Option<u32> = None;
+    while high != Some(TOTAL - 1) {
+        let n: u32 = text(&recv(&mut sub).await).parse().expect("number");
+        if high.is_none_or(|h| n > h) {
+            assert_eq!(n, high.map_or(0, |h| h + 1), "every number, in order");
+            high = Some(n);
+        }
+    }
+    let stats = wait_stats(&client, "all completed", |s| s.acked == u64::from(TOTAL)).await;
+    assert_eq!((stats.queued, stats.inflight), (0, 0));
+    client.shutdown().await;
+
+    // A restarted client resumes the session: the PUBRELs for every packet id are answered
+    // and the connection carries on.
+    let (client, mut events) = MqttHandle::start(cfg).expect("restart");
+    assert_eq!(
+        first_connect_or_error(&mut events).await,
+        MqttEvent::Connected {
+            session_present: true
+        }
+    );
+    publish(&client, "p2", "after restart", QoS::ExactlyOnce).await;
+    loop {
+        if text(&recv(&mut sub).await) == "after restart" {
+            break;
+        }
+    }
+    wait_stats(&client, "completed", |s| s.acked == 1 && s.connected).await;
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
 fn capped(
     client_id: &str,
     port: u16,

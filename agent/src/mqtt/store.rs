@@ -193,6 +193,7 @@ struct Entry {
     offset: u32,
     len: u32,
     state: State,
+    qos: QoS,
 }
 
 #[derive(Debug)]
@@ -455,7 +456,7 @@ impl Store {
                 skipped_bytes = 0;
             }
             match body {
-                Body::Data { seq, .. } => {
+                Body::Data { seq, qos, .. } => {
                     if seq > expected {
                         let lost = seq - expected;
                         warn!(path = %path.display(), lost, "MQTT queue: records lost to corruption");
@@ -464,12 +465,14 @@ impl Store {
                             offset: 0,
                             len: 0,
                             state: State::Done,
+                            qos: QoS::AtMostOnce,
                         }));
                     }
                     entries.push(Entry {
                         offset: pos as u32,
                         len: total as u32,
                         state: State::Pending,
+                        qos,
                     });
                 }
                 Body::Ack { first, count } => acks.push((first, count)),
@@ -658,6 +661,7 @@ impl Store {
                 offset: offset as u32,
                 len: size as u32,
                 state: State::Pending,
+                qos,
             });
             segment.live += 1;
         }
@@ -747,26 +751,43 @@ impl Store {
         }
     }
 
-    /// Hands out the oldest pending record (now in flight), reading it back from disk.
-    /// Records that fail their CRC on the way back are counted as corrupt and skipped.
-    pub fn next_to_send(&mut self) -> Result<Option<Record>, StoreError> {
+    /// Moves the cursor to the oldest pending record: (segment index, seq).
+    fn seek_pending(&mut self) -> Option<(usize, u64)> {
         while self.pending > 0 && self.cursor < self.next_seq {
             let seq = self.cursor;
-            self.cursor += 1;
             let Some(i) = self.segment_index(seq) else {
                 // A gap between segments or a compacted segment: jump to the next one.
                 let next = self.segments.partition_point(|s| s.base <= seq);
                 self.cursor = match self.segments.get(next) {
-                    Some(segment) => segment.base,
+                    Some(segment) => segment.base.max(seq + 1),
                     None => self.next_seq,
                 };
                 continue;
             };
             let segment = &self.segments[i];
-            let entry = segment.entries[(seq - segment.base) as usize];
-            if entry.state != State::Pending {
-                continue;
+            if segment.entries[(seq - segment.base) as usize].state == State::Pending {
+                return Some((i, seq));
             }
+            self.cursor += 1;
+        }
+        None
+    }
+
+    /// Sequence number and QoS of the record `next_to_send` would hand out, without reading
+    /// it (lets the caller apply per-QoS limits while keeping the order).
+    pub fn peek_next(&mut self) -> Option<(u64, QoS)> {
+        let (i, seq) = self.seek_pending()?;
+        let segment = &self.segments[i];
+        Some((seq, segment.entries[(seq - segment.base) as usize].qos))
+    }
+
+    /// Hands out the oldest pending record (now in flight), reading it back from disk.
+    /// Records that fail their CRC on the way back are counted as corrupt and skipped.
+    pub fn next_to_send(&mut self) -> Result<Option<Record>, StoreError> {
+        while let Some((i, seq)) = self.seek_pending() {
+            self.cursor = seq + 1;
+            let segment = &self.segments[i];
+            let entry = segment.entries[(seq - segment.base) as usize];
             let mut buf = vec![0u8; entry.len as usize];
             segment
                 .file
@@ -1077,6 +1098,35 @@ mod tests {
         assert!(s.requeue(4));
         assert!(!s.requeue(3), "done records are not requeued");
         assert_eq!(seqs(&drain(&mut s)), vec![4, 9]);
+    }
+
+    #[test]
+    fn peek_shows_the_next_record_without_taking_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let mut s =
+            Store::open(dir.path(), opts(1 << 20, FullPolicy::RejectNew), now).expect("open");
+        assert_eq!(s.peek_next(), None);
+        s.append("a", b"1", QoS::ExactlyOnce, false, now)
+            .expect("append");
+        s.append("a", b"2", QoS::AtMostOnce, false, now)
+            .expect("append");
+        assert_eq!(s.peek_next(), Some((1, QoS::ExactlyOnce)));
+        assert_eq!(
+            s.peek_next(),
+            Some((1, QoS::ExactlyOnce)),
+            "peek does not consume"
+        );
+        assert_eq!(s.next_to_send().expect("read").map(|r| r.seq), Some(1));
+        assert_eq!(s.peek_next(), Some((2, QoS::AtMostOnce)));
+        drop(s);
+        let mut s =
+            Store::open(dir.path(), opts(1 << 20, FullPolicy::RejectNew), now).expect("reopen");
+        assert_eq!(
+            s.peek_next(),
+            Some((1, QoS::ExactlyOnce)),
+            "QoS known after a restart"
+        );
     }
 
     #[test]
