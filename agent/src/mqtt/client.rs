@@ -66,6 +66,9 @@ pub enum MqttError {
     /// The worker has shut down.
     #[error("MQTT client is shut down")]
     Closed,
+    /// The worker's thread or runtime could not be created.
+    #[error("MQTT client: cannot start its worker thread: {0}")]
+    Thread(std::io::Error),
 }
 
 impl MqttError {
@@ -212,6 +215,9 @@ enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    /// Tests: die like a killed process (no DISCONNECT, no queue sync).
+    #[cfg(test)]
+    Crash,
 }
 
 /// Cloneable handle to the MQTT worker. All methods are non-blocking; futures resolve when the
@@ -231,6 +237,8 @@ impl std::fmt::Debug for Command {
             Command::Subscribe { .. } => "Subscribe",
             Command::Unsubscribe { .. } => "Unsubscribe",
             Command::Shutdown { .. } => "Shutdown",
+            #[cfg(test)]
+            Command::Crash => "Crash",
         })
     }
 }
@@ -252,9 +260,10 @@ fn from_rumqttc(qos: rumqttc::QoS) -> QoS {
 }
 
 impl MqttHandle {
-    /// Opens the durable queue and spawns the worker on the current tokio runtime; the worker
-    /// connects (and reconnects) on its own. The receiver gets every event from the start;
-    /// [`MqttHandle::events`] gives more receivers.
+    /// Opens the durable queue and starts the worker on a thread of its own (a current-thread
+    /// tokio runtime), so the queue's disk writes and fsyncs never block the caller's event
+    /// loop; no runtime is needed to call this. The worker connects (and reconnects) on its
+    /// own. The receiver gets every event from the start; [`MqttHandle::events`] gives more.
     pub fn start(
         cfg: ResolvedMqtt,
     ) -> Result<(MqttHandle, broadcast::Receiver<MqttEvent>), MqttError> {
@@ -289,8 +298,16 @@ impl MqttHandle {
             connected: false,
             counters: MqttStats::default(),
             closing: None,
+            crashed: false,
         };
-        tokio::spawn(worker.run(eventloop));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(MqttError::Thread)?;
+        std::thread::Builder::new()
+            .name("mqtt".to_owned())
+            .spawn(move || runtime.block_on(worker.run(eventloop)))
+            .map_err(MqttError::Thread)?;
         let handle = MqttHandle {
             cmd: cmd_tx,
             stats: stats_rx,
@@ -403,6 +420,13 @@ impl MqttHandle {
     /// Another receiver of connection events (from now on).
     pub fn events(&self) -> broadcast::Receiver<MqttEvent> {
         self.events.subscribe()
+    }
+
+    /// Tests: makes the worker die like a killed agent (no DISCONNECT, so the broker fires the
+    /// will; no sync of the queue's in-memory state).
+    #[cfg(test)]
+    pub async fn crash(&self) {
+        let _ = self.cmd.send(Command::Crash).await;
     }
 
     /// Graceful stop: syncs the queue, publishes a retained `offline`, disconnects (so the
@@ -809,6 +833,8 @@ struct Worker {
     /// `sent`, `acked`, `received`, `received_dropped`, `connects` live here.
     counters: MqttStats,
     closing: Option<Closing>,
+    /// Tests: stop now as if killed.
+    crashed: bool,
 }
 
 struct Closing {
@@ -819,6 +845,7 @@ struct Closing {
 enum Wake {
     Poll(Result<Event, ConnectionError>),
     Stop,
+    Crash,
 }
 
 impl Worker {
@@ -845,10 +872,20 @@ impl Worker {
                         _ = sleep_until_opt(deadline) => break Wake::Stop,
                     }
                     self.update_stats();
+                    if self.crashed {
+                        break Wake::Crash;
+                    }
                 }
             };
             match wake {
                 Wake::Stop => break,
+                Wake::Crash => {
+                    // Like SIGKILL: the socket closes without DISCONNECT and nothing of the
+                    // queue's in-memory state (buffered acks) reaches the disk.
+                    drop(eventloop);
+                    std::mem::forget(self);
+                    return;
+                }
                 Wake::Poll(Ok(event)) => {
                     if self.on_event(event) {
                         break;
@@ -1006,6 +1043,8 @@ impl Worker {
             }
             Command::Unsubscribe { id } => self.unsubscribe(id),
             Command::Shutdown { reply } => self.begin_close(Some(reply)),
+            #[cfg(test)]
+            Command::Crash => self.crashed = true,
         }
     }
 

@@ -64,27 +64,6 @@ fn text(d: &Delivery) -> String {
     String::from_utf8_lossy(&d.payload).into_owned()
 }
 
-/// A client on its own runtime, so the test can kill it abruptly by dropping the runtime
-/// (the socket closes without DISCONNECT, as with SIGKILL of the agent).
-fn start_killable(
-    cfg: ResolvedMqtt,
-) -> (
-    tokio::runtime::Runtime,
-    MqttHandle,
-    broadcast::Receiver<MqttEvent>,
-) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (handle, events) = {
-        let _guard = rt.enter();
-        MqttHandle::start(cfg).expect("start")
-    };
-    (rt, handle, events)
-}
-
 /// Publish/subscribe round trip at QoS 0, 1 and 2 with acknowledgements. One subscriber
 /// client per QoS level: Mosquitto 2.0.11 was seen to reorder and even skip messages when one
 /// client's outgoing queue mixes QoS 1 and QoS 2 (its log shows it never sent them).
@@ -197,14 +176,15 @@ async fn presence_online_then_will_on_abrupt_drop_and_offline_on_shutdown() {
         MqttHandle::start(settings("observer", broker.port(), dir.path())).expect("start");
     let mut status = subscribe(&observer, "ganglion/+/status", QoS::AtLeastOnce).await;
 
-    let (rt, victim, _) = start_killable(settings("victim", broker.port(), dir.path()));
+    let (victim, _) =
+        MqttHandle::start(settings("victim", broker.port(), dir.path())).expect("start");
     let d = next_status(&mut status).await;
     assert_eq!(
         (&*d.topic, text(&d).as_str()),
         ("ganglion/victim/status", "online")
     );
     wait_stats(&victim, "victim connected", |s| s.connected).await;
-    rt.shutdown_background(); // abrupt: no DISCONNECT, the broker fires the will
+    victim.crash().await; // abrupt: no DISCONNECT, the broker fires the will
     let d = next_status(&mut status).await;
     assert_eq!(
         (&*d.topic, text(&d).as_str()),
@@ -452,13 +432,14 @@ fn capped(
 async fn queue_cap_drop_oldest_counts_exactly_and_survives_a_killed_client() {
     let port = free_port(); // no broker yet: everything stays queued
     let dir = tempfile::tempdir().expect("tmp");
-    let (rt, client, mut events) = start_killable(capped(
+    let (client, mut events) = MqttHandle::start(capped(
         "capped",
         port,
         dir.path(),
         10,
         FullPolicy::DropOldest,
-    ));
+    ))
+    .expect("start");
     for i in 0..25u32 {
         publish(&client, "cap", format!("m{i:04}"), QoS::AtLeastOnce).await;
     }
@@ -474,7 +455,7 @@ async fn queue_cap_drop_oldest_counts_exactly_and_survives_a_killed_client() {
         }
     }
     assert_eq!(dropped_events, 15);
-    rt.shutdown_background(); // the agent dies while the broker is away
+    client.crash().await; // the agent dies while the broker is away
 
     let _broker = Mosquitto::start_on(port, false);
     let (sub_client, _) = MqttHandle::start(settings("cap-sub", port, dir.path())).expect("start");
