@@ -111,10 +111,10 @@ pub fn start(port: u16, max_packet_size: usize) -> Result<EmbeddedBroker, Broker
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::ResolvedMqtt;
+    use super::super::testutil::free_port;
+    use super::super::{MqttHandle, QoS};
     use super::*;
-    use crate::mqtt::config::ResolvedMqtt;
-    use crate::mqtt::testutil::free_port;
-    use crate::mqtt::{MqttHandle, QoS};
 
     #[test]
     fn busy_port_is_reported() {

@@ -670,7 +670,48 @@ impl Store {
         self.queued_bytes += size;
         self.maybe_sync(now)?;
         self.compact()?;
+        let dropped = dropped + self.bound_disk_use()?;
         Ok(Appended { seq, dropped })
+    }
+
+    /// Most bytes the segment files may take: twice the cap plus two segments of slack.
+    fn disk_budget(&self) -> u64 {
+        self.opts
+            .cap_bytes
+            .saturating_mul(2)
+            .saturating_add(self.opts.segment_bytes.saturating_mul(2))
+    }
+
+    /// Compaction only deletes segments from the oldest end, so a record that is never
+    /// acknowledged (while everything after it is) would pin every later segment on disk.
+    /// Past the disk budget the oldest segment's remaining records are dropped (counted, with
+    /// a warning), whatever the full policy. Returns how many were dropped.
+    fn bound_disk_use(&mut self) -> Result<u64, StoreError> {
+        let mut dropped = 0;
+        while self.segments.len() > 1
+            && self.segments.iter().map(|s| s.size).sum::<u64>() > self.disk_budget()
+        {
+            let (base, end) = (self.segments[0].base, self.segments[0].end_seq());
+            let mut here = 0;
+            for seq in base..end {
+                if self.finish(seq).is_some() {
+                    here += 1;
+                }
+            }
+            warn!(
+                dropped = here,
+                budget = self.disk_budget(),
+                "MQTT queue files over budget (a message is never acknowledged?): dropped the oldest segment's messages"
+            );
+            dropped += here;
+            self.flush_acks()?;
+            self.compact()?;
+        }
+        self.dropped += dropped;
+        if self.cursor < self.segments.front().map_or(self.next_seq, |s| s.base) {
+            self.cursor = self.first_live_seq();
+        }
+        Ok(dropped)
     }
 
     fn write_active(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
@@ -1287,6 +1328,33 @@ mod tests {
             "ack of a dropped record is ignored"
         );
         assert_eq!(s.stats().acked, 0);
+    }
+
+    #[test]
+    fn a_record_never_acked_does_not_pin_the_disk() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let payload = [0u8; 100];
+        let one = rec_size("t", &payload);
+        let mut o = opts(5 * one, FullPolicy::RejectNew);
+        o.segment_bytes = 4 * one; // 4 records per segment
+        let mut s = Store::open(dir.path(), o, Instant::now()).expect("open");
+        s.append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
+            .expect("append");
+        let pinned = s.next_to_send().expect("read").expect("record");
+        let mut dropped = 0;
+        for _ in 0..200 {
+            let a = s
+                .append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
+                .expect("append");
+            dropped += a.dropped;
+            let r = s.next_to_send().expect("read").expect("record");
+            s.ack(r.seq).expect("ack");
+            assert!(s.stats().bytes_on_disk <= s.disk_budget() + one + 64);
+        }
+        assert_eq!(dropped, 1, "only the pinned record is given up");
+        assert_eq!(s.stats().dropped, 1);
+        assert!(!s.ack(pinned.seq).expect("ack"), "its late ack is ignored");
+        assert_eq!(s.stats().queued + s.stats().inflight, 0);
     }
 
     #[test]
