@@ -45,17 +45,18 @@ case $name in
         triple=aarch64-unknown-linux-gnu strip=aarch64-linux-gnu-strip
         target_dir=$root/target/static
         export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" ;;
-    x86_64) triple=x86_64-unknown-linux-gnu strip=strip ;;
+    # Host build without --target: shares target/release with a plain `cargo build --release`.
+    x86_64) triple="" strip=strip ;;
     *) usage ;;
 esac
 command -v "$strip" >/dev/null || { echo "build: $strip not found: run cross/setup.sh" >&2; exit 1; }
 
 (
     cd "$root"
-    cargo build -p ganglion --bin ganglion --target "$triple" --profile "$profile" \
+    cargo build -p ganglion --bin ganglion ${triple:+--target "$triple"} --profile "$profile" \
         --target-dir "$target_dir" ${cfg[@]+"${cfg[@]}"} ${cargo_args[@]+"${cargo_args[@]}"}
 )
-built=$target_dir/$triple/$profile/ganglion
+built=$target_dir/${triple:+$triple/}$profile/ganglion
 suffix=""
 [[ $profile != release ]] && suffix=-$profile
 for a in ${cargo_args[@]+"${cargo_args[@]}"}; do
@@ -70,5 +71,5 @@ if [[ $name == aarch64-static ]] && file "$dest/ganglion" | grep -q 'dynamically
 fi
 bytes=$(stat -c %s "$dest/ganglion")
 echo "$dest/ganglion"
-awk -v b="$bytes" -v t="$triple" -v p="$profile" \
+awk -v b="$bytes" -v t="${triple:-x86_64-unknown-linux-gnu}" -v p="$profile" \
     'BEGIN { printf "%s %s: %d bytes stripped = %.2f MB (%.2f MiB)\n", t, p, b, b / 1e6, b / 1048576 }'

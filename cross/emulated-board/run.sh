@@ -133,8 +133,8 @@ wait "$ppid_" || prc=$?
 ppid_=""
 
 # 4. Verdict.
-ev() { grep -h "\"event\":\"$1\"" "$out/share/init.jsonl" 2>/dev/null | tail -1; }
-field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"'; }
+ev() { grep -h "\"event\":\"$1\"" "$out/share/init.jsonl" 2>/dev/null | tail -1 || true; }
+field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2" | tr -d '"' || true; }
 init_ev=$(ev init) ready_ev=$(ev ready) done_ev=$(ev done)
 rc=0
 test_rc=$(field rc "$done_ev")

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# CI entry for cross/: installs the toolchains, builds the ARM binaries, smoke-tests them under
+# qemu-user, builds the arm64/armhf .debs and boots the emulated board's busybox self-test.
+# Every step runs even if an earlier one failed (except when a build it needs failed); ends with
+# "cross: N passed, N failed" and exits non-zero on any failure.
+# Usage: cross/ci.sh [--amd64]   (--amd64 also builds and packages the x86_64 binary)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root" || exit 1
+pass=0 fail=0
+step() {  # step NAME CMD...: run, time, count
+    local name=$1 s rc
+    shift
+    s=$(date +%s)
+    echo "=== cross: $name"
+    "$@"
+    rc=$?
+    if ((rc == 0)); then pass=$((pass + 1)); r=ok; else fail=$((fail + 1)); r="FAILED ($rc)"; fi
+    echo "=== cross: $name: $r in $(($(date +%s) - s))s"
+    return $rc
+}
+smoke() {  # smoke QEMU SYSROOT BIN: the cross-built agent starts and runs a script under qemu-user
+    local js
+    js=$(mktemp --suffix=.js)
+    echo 'console.log("smoke", 6 * 7)' >"$js"
+    "$1" -L "$2" "$3" --version && "$1" -L "$2" "$3" run "$js" 2>&1 | tee /dev/stderr | grep -q 'smoke 42'
+    local rc=$?
+    rm -f "$js"
+    return $rc
+}
+
+step setup "$here/setup.sh" || { echo "cross: 0 passed, 1 failed"; exit 1; }
+step "build aarch64" "$here/build.sh" aarch64 && {
+    step "qemu-aarch64 smoke" smoke qemu-aarch64 /usr/aarch64-linux-gnu target/cross/aarch64/ganglion
+    step "package arm64" "$here/package.sh" arm64 --bin target/cross/aarch64/ganglion
+}
+step "build armv7" "$here/build.sh" armv7 && {
+    step "qemu-arm smoke" smoke qemu-arm /usr/arm-linux-gnueabihf target/cross/armv7/ganglion
+    step "package armhf" "$here/package.sh" armhf --bin target/cross/armv7/ganglion
+}
+step "build aarch64-static" "$here/build.sh" aarch64-static
+if [[ ${1:-} == --amd64 ]]; then
+    step "build x86_64" "$here/build.sh" x86_64 &&
+        step "package amd64" "$here/package.sh" amd64 --bin target/cross/x86_64/ganglion
+fi
+step "emulated board self-test" "$here/emulated-board/selftest.sh"
+echo "cross: $pass passed, $fail failed"
+((fail == 0))
