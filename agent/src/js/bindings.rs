@@ -7,6 +7,9 @@ use rquickjs::{Ctx, Object};
 
 use super::{ScriptOptions, Shared};
 
+#[path = "bind_io/mod.rs"]
+mod bind_io;
+
 /// Install every binding's native functions on `native`.
 pub fn install<'js>(
     ctx: &Ctx<'js>,
@@ -15,5 +18,6 @@ pub fn install<'js>(
     opts: &ScriptOptions,
 ) -> rquickjs::Result<()> {
     let _ = (ctx, native, shared, opts);
+    bind_io::install(ctx, native, shared, opts)?;
     Ok(())
 }

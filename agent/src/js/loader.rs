@@ -61,6 +61,26 @@ pub static BUILTINS: &[Builtin] = &[
         node: false,
         source: include_str!("builtins/ganglion.js"),
     },
+    Builtin {
+        name: "embedded:io/digital",
+        node: false,
+        source: include_str!("builtins/io_digital.js"),
+    },
+    Builtin {
+        name: "embedded:io/i2c",
+        node: false,
+        source: include_str!("builtins/io_i2c.js"),
+    },
+    Builtin {
+        name: "embedded:io/smbus",
+        node: false,
+        source: include_str!("builtins/io_smbus.js"),
+    },
+    Builtin {
+        name: "embedded:io/serial",
+        node: false,
+        source: include_str!("builtins/io_serial.js"),
+    },
 ];
 
 /// Look a built-in up by the name a script used (`events`, `node:events`, `ganglion:agent`).
