@@ -20,9 +20,9 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 arch=$1
 shift
 case $arch in
-    arm64) name=aarch64 objdump=aarch64-linux-gnu-objdump ;;
-    armhf) name=armv7 objdump=arm-linux-gnueabihf-objdump ;;
-    amd64) name=x86_64 objdump=objdump ;;
+    arm64) name=aarch64 objdump=aarch64-linux-gnu-objdump runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu) ;;
+    armhf) name=armv7 objdump=arm-linux-gnueabihf-objdump runner=(qemu-arm -L /usr/arm-linux-gnueabihf) ;;
+    amd64) name=x86_64 objdump=objdump runner=() ;;
     *) usage ;;
 esac
 bin=""
@@ -72,7 +72,9 @@ if compgen -G "$root/board-configs/*.toml" >/dev/null; then
 fi
 if [[ -d $root/scripts ]]; then
     (cd "$root/scripts" && find . -type f ! -name '.*' -print0) | while IFS= read -r -d '' f; do
-        install -D -m 0644 "$root/scripts/$f" "$stage/usr/share/ganglion/examples/$f"
+        mode=0644
+        [[ -x $root/scripts/$f ]] && mode=0755
+        install -D -m "$mode" "$root/scripts/$f" "$stage/usr/share/ganglion/examples/$f"
     done
 fi
 [[ -f $root/README.md ]] && install -m 0644 "$root/README.md" "$stage/usr/share/doc/ganglion/README.md"
@@ -119,6 +121,20 @@ if command -v systemd-analyze >/dev/null; then
         rm -rf "$vroot"; echo "package: systemd-analyze verify failed" >&2; exit 1
     fi
     rm -rf "$vroot"
+fi
+
+# The packaged binary must accept the packaged config and compile the default script: run its own
+# `check` (under qemu-user for ARM) on a copy whose absolute paths point into the staging tree.
+if [[ ${#runner[@]} -eq 0 ]] || command -v "${runner[0]}" >/dev/null; then
+    croot=$(mktemp -d)
+    cp -a "$stage/etc/ganglion/." "$croot/"
+    sed -i "s#\"/etc/ganglion/#\"$croot/#; s#\"/var/lib/ganglion\"#\"$croot/state\"#" "$croot/ganglion.toml"
+    if ! ${runner[@]+"${runner[@]}"} "$bin" check --config "$croot/ganglion.toml"; then
+        rm -rf "$croot"; echo "package: the binary rejects the default ganglion.toml" >&2; exit 1
+    fi
+    rm -rf "$croot"
+else
+    echo "package: ${runner[0]} not found, default config not checked" >&2
 fi
 
 out=$root/target/deb/ganglion_${version}_$arch.deb
