@@ -100,6 +100,7 @@ pub fn check_config(path: &Path) -> Vec<String> {
                     cfg.entry_path().display()
                 ));
             }
+            problems.extend(crate::sensors::config::check_config(&cfg));
             problems.extend(check_scripts(&cfg.agent.scripts));
             problems
         }

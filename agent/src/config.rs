@@ -40,6 +40,9 @@ pub struct Config {
     /// `[limits]`: what one script may use.
     #[serde(default)]
     pub limits: Limits,
+    /// `[[sensors]]`: sensors read on schedule and delivered to scripts (see `crate::sensors`).
+    #[serde(default)]
+    pub sensors: Vec<crate::sensors::SensorConfig>,
     /// Folder holding the config file; relative paths in it are resolved against this folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -140,6 +143,12 @@ impl Config {
             message: e.to_string().trim_end().to_owned(),
         })?;
         cfg.base_dir = base.to_owned();
+        crate::sensors::config::validate(&cfg.sensors, text, base).map_err(|p| {
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                message: p.join(&format!("\n{}: ", path.display())),
+            }
+        })?;
         cfg.source = Some(path.to_owned());
         cfg.agent.scripts = resolve(base, &cfg.agent.scripts);
         cfg.agent.state_dir = resolve(base, &cfg.agent.state_dir);

@@ -7,5 +7,6 @@ pub mod config;
 pub mod devices;
 pub mod js;
 pub mod logging;
+pub mod sensors;
 pub mod services;
 pub mod supervisor;

@@ -9,6 +9,8 @@ use super::{ScriptOptions, Shared};
 
 #[path = "bind_io/mod.rs"]
 mod bind_io;
+#[path = "bind_sensors.rs"]
+mod bind_sensors;
 
 /// Install every binding's native functions on `native`.
 pub fn install<'js>(
@@ -19,5 +21,6 @@ pub fn install<'js>(
 ) -> rquickjs::Result<()> {
     let _ = (ctx, native, shared, opts);
     bind_io::install(ctx, native, shared, opts)?;
+    bind_sensors::install(ctx, native, shared, opts)?;
     Ok(())
 }

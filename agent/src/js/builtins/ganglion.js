@@ -1,4 +1,5 @@
 // `ganglion`: re-exports the ganglion:* modules.
 import agent from 'ganglion:agent';
-export { agent };
-export default { agent };
+import sensors from 'ganglion:sensors';
+export { agent, sensors };
+export default { agent, sensors };
