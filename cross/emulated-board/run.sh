@@ -15,18 +15,19 @@
 #   --gpio-names LIST  gpio-sim line names, default "0=BUTTON" (e.g. "0=BUTTON,3=LED")
 #   --check CMD        host command run after QEMU exits, with the output folder as its last argument;
 #                      its exit status is the run's (e.g. --check "python3 check.py")
-#   --out DIR          output folder (default: a new /tmp/ganglion-emu.XXXXXX); holds share/ (the 9p
+#   --out DIR          output folder (default: a new /tmp/ganglion-emu.XXXXXX, removed after a pass
+#                      unless --keep); holds share/ (the 9p
 #                      share: init.jsonl, results.jsonl, test.log, dmesg.txt), console.log,
 #                      uart-rx.log, uart-peer.jsonl, timings.json
 #   --timeout S        wall-clock limit for QEMU (default 150); --test-timeout S inside (default 120)
-#   --verbose          stream the guest console
+#   --verbose          stream the guest console; --keep keeps the default output folder
 # Exit status: 0 when the guest test exited 0 and --check (if any) passed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 t_start=$(date +%s.%N)
 test_file="" seed="" plan="" agent="" config="" check="" out="" gpio_names="0=BUTTON"
-qemu_timeout=150 test_timeout=120 verbose=0
+qemu_timeout=150 test_timeout=120 verbose=0 keep=0
 files=()
 while (($#)); do
     case $1 in
@@ -44,6 +45,7 @@ while (($#)); do
         --timeout) qemu_timeout=$2; shift ;;
         --test-timeout) test_timeout=$2; shift ;;
         --verbose) verbose=1 ;;
+        --keep) keep=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -57,8 +59,10 @@ for tool in qemu-system-aarch64 python3 cpio depmod aarch64-linux-gnu-gcc; do
     command -v "$tool" >/dev/null || die "$tool not found: run cross/setup.sh"
 done
 
+auto_out=0
 if [[ -z $out ]]; then
     out=$(mktemp -d "${TMPDIR:-/tmp}/ganglion-emu.XXXXXX")
+    auto_out=1
 else
     rm -rf "$out"
     mkdir -p "$out"
@@ -163,5 +167,10 @@ if ((rc != 0)); then
     log "FAILED; console tail:"; tail -25 "$out/console.log" >&2
 fi
 log "timings: $(cat "$out/timings.json")"
-log "$([[ $rc == 0 ]] && echo PASS || echo FAIL) (output in $out)"
+if ((rc == 0 && auto_out && !keep)); then
+    rm -rf "$out"
+    log "PASS"
+else
+    log "$([[ $rc == 0 ]] && echo PASS || echo FAIL) (output in $out)"
+fi
 exit $rc
