@@ -2,4 +2,5 @@
 //! (and, per topic, a real Mosquitto, real pseudo-terminals, qemu).
 
 mod common;
+mod io;
 mod runtime;

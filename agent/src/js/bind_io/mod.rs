@@ -53,6 +53,13 @@ pub fn install<'js>(
         i2c: RefCell::new(HashMap::new()),
         serial: RefCell::new(HashMap::new()),
     });
+    // CLOCK_MONOTONIC in ns, the clock of `Digital` edge timestamps (internal: benchmarks).
+    native.set(
+        "ioMonotonicNs",
+        rquickjs::Function::new(ctx.clone(), || {
+            ganglion_devices::gpio::monotonic_ns() as f64
+        })?,
+    )?;
     digital::install(ctx, native, &io)?;
     i2c::install(ctx, native, &io)?;
     serial::install(ctx, native, &io)?;

@@ -274,8 +274,8 @@ fn open(io: &Io, options: Object<'_>) -> Result<(u32, String, u32), JsError> {
     Ok((id, path.display().to_string(), baud))
 }
 
-/// Writes in order; when the queue closes (`close()` or the runtime ending), closes the port and
-/// ends the pending operation `close()` started.
+/// Writes in order; when the queue closes (`close()` or the runtime ending), closes the port, ends
+/// the pending operation `close()` started and tells the JS object (`closed`).
 async fn writer(id: u32, port: SerialPort, mut queue: mpsc::Receiver<Vec<u8>>, outbox: Outbox) {
     while let Some(data) = queue.recv().await {
         let err = match tokio::time::timeout(WRITE_TIMEOUT, port.write(&data)).await {
@@ -296,9 +296,9 @@ async fn writer(id: u32, port: SerialPort, mut queue: mpsc::Receiver<Vec<u8>>, o
     }
     port.close().await;
     outbox
-        .send(|h| {
+        .send(move |h| {
             h.shared().end_op();
-            Ok(())
+            h.deliver(id, "closed", ())
         })
         .await;
 }

@@ -62,6 +62,7 @@ export default class Serial {
   #overflowing = false;
   #path = '';
   #baud = 0;
+  #released;
 
   constructor(options) {
     if (options === null || typeof options !== 'object') {
@@ -193,13 +194,23 @@ export default class Serial {
     native.ioSerialWrite(this.#id, out);
   }
 
-  /** Close the port after the queued writes went out; closing twice is harmless. */
+  /**
+   * Close the port once the queued writes went out. Returns a Promise (extension) that resolves
+   * when the port is released, e.g. before opening the same port again; closing twice is harmless.
+   */
   close() {
-    if (this.#closed) return;
+    if (this.#closed) return this.#released;
     this.#closed = true;
     this.#queue = [];
-    handles.delete(this.#id);
+    this.#released = new Promise((resolve) => {
+      handles.set(this.#id, (type) => {
+        if (type !== 'closed') return;
+        handles.delete(this.#id);
+        resolve();
+      });
+    });
     native.ioSerialClose(this.#id);
+    return this.#released;
   }
 
   /** The device path opened (and reopened after an unplug): extension. */
