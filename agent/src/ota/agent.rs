@@ -211,6 +211,31 @@ impl Ota {
         Ok((Ota { coord, notes }, first))
     }
 
+    /// The supervisor's one call: with `[ota]` configured, start OTA on the agent's MQTT
+    /// connection and point `opts` at the installed version; `None` without `[ota]`.
+    pub fn attach(
+        cfg: &Config,
+        opts: &mut crate::js::ScriptOptions,
+    ) -> Result<Option<Ota>, OtaError> {
+        let Some(ota_cfg) = &cfg.ota else {
+            return Ok(None);
+        };
+        let services = opts.services.clone();
+        let mqtt = match services.mqtt() {
+            Ok(m) => Some(MqttLink {
+                handle: m.handle.clone(),
+                prefix: m.prefix.clone(),
+            }),
+            Err(e) => {
+                tracing::error!("ota: no MQTT connection ({e}): updates cannot be received");
+                None
+            }
+        };
+        let (ota, first) = Ota::start(cfg, ota_cfg, &services.tokio, opts.sender.clone(), mqtt)?;
+        first.apply(opts);
+        Ok(Some(ota))
+    }
+
     /// SIGTERM/SIGINT arrived: the next exit ends the agent (a running trial stays marked and
     /// is rolled back at the next start).
     pub fn terminating(&self) {

@@ -407,7 +407,7 @@ async fn deploy_async(
             Event::Incoming(Incoming::PubAck(_)) => {
                 acked += 1;
                 in_flight = in_flight.saturating_sub(1);
-                if acked == total || acked % 16 == 0 {
+                if acked == total || acked.is_multiple_of(16) {
                     say(&format!("sent {acked}/{total} chunks"));
                 }
             }
@@ -526,6 +526,175 @@ pub fn scripts_rollback(state_dir: &Path) -> Result<Option<semver::Version>, Cli
         });
     say(&format!("rolled back from {left} to {now}"));
     Ok(state.current)
+}
+
+/// `ganglion bundle ...` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum BundleCommand {
+    /// Create a signing key pair (ota-signing.key, mode 0600, and ota-signing.pub).
+    Keygen {
+        /// Folder to write the keys into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Pack and sign a scripts folder.
+    Create {
+        /// The scripts folder.
+        dir: PathBuf,
+        /// Semantic version of this script set.
+        #[arg(long)]
+        version: semver::Version,
+        /// Signing key file (from `bundle keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Target group (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// Target agent id (repeatable).
+        #[arg(long = "device")]
+        devices: Vec<String>,
+        /// Entry module inside the folder.
+        #[arg(long, default_value = "main.js")]
+        entry: String,
+        /// Name of the script set (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Oldest agent version that can run it (default: this agent's version).
+        #[arg(long)]
+        min_agent_version: Option<semver::Version>,
+        /// Output file (default: NAME-VERSION.bundle).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a bundle's structure, signature and hashes.
+    Verify {
+        /// The bundle.
+        file: PathBuf,
+        /// Trusted public key: 64 hex digits or a .pub file (repeatable).
+        #[arg(long = "pubkey", required = true)]
+        pubkeys: Vec<String>,
+    },
+}
+
+/// `ganglion deploy` arguments.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// The bundle.
+    pub file: PathBuf,
+    /// Broker URL, mqtt://host[:port] or mqtts://host[:port].
+    #[arg(long)]
+    pub url: String,
+    /// Deploy to one agent.
+    #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+    pub device: Option<String>,
+    /// Deploy to every agent of a group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Allow installing a version older than the running one.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Bytes per chunk message.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub chunk_size: usize,
+    /// The agents' topic prefix (`{id}` = agent id), as in `[mqtt] topic_prefix`.
+    #[arg(long, default_value = "ganglion/{id}")]
+    pub prefix: String,
+    /// Deployment id (default: VERSION-random).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Stop following the status after this long.
+    #[arg(long, default_value = "5m", value_parser = crate::config::parse_duration)]
+    pub timeout: Duration,
+    /// Group deploys: number of agents expected to answer.
+    #[arg(long)]
+    pub expect: Option<usize>,
+    /// CA certificate file for mqtts:// (default: the system's roots).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+}
+
+/// `ganglion scripts ...` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ScriptsCommand {
+    /// List installed versions, the current one and the last deployment status.
+    List,
+    /// Make the previous installed version current (run while the agent is stopped).
+    Rollback,
+}
+
+/// Run a `bundle` subcommand; returns the exit code.
+pub fn run_bundle(cmd: BundleCommand) -> Result<i32, CliError> {
+    match cmd {
+        BundleCommand::Keygen { out } => keygen(&out).map(|_| 0),
+        BundleCommand::Create {
+            dir,
+            version,
+            key,
+            groups,
+            devices,
+            entry,
+            name,
+            min_agent_version,
+            out,
+        } => {
+            let key = read_signing_key(&key)?;
+            let opts = CreateOptions {
+                version,
+                name,
+                entry,
+                devices,
+                groups,
+                min_agent_version,
+            };
+            let bytes = create(&dir, &opts, &key)?;
+            let m = Bundle::parse(&bytes, usize::MAX)
+                .map_err(|e| CliError::Invalid(e.to_string()))?
+                .manifest;
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("{}-{}.bundle", m.name, m.version)));
+            std::fs::write(&out, &bytes).map_err(io(&out))?;
+            say(&format!(
+                "{}: {} {} ({} files, {} bytes)",
+                out.display(),
+                m.name,
+                m.version,
+                m.files.len(),
+                bytes.len()
+            ));
+            Ok(0)
+        }
+        BundleCommand::Verify { file, pubkeys } => {
+            let keys = read_public_keys(&pubkeys)?;
+            verify_file(&file, &keys).map(|_| 0)
+        }
+    }
+}
+
+/// Run `deploy`; exit code 0 when every agent committed.
+pub fn run_deploy(a: DeployArgs) -> Result<i32, CliError> {
+    let opts = DeployOptions {
+        url: a.url,
+        ca_file: a.ca,
+        device: a.device,
+        group: a.group,
+        prefix: a.prefix,
+        allow_downgrade: a.allow_downgrade,
+        chunk_size: a.chunk_size,
+        id: a.id,
+        timeout: a.timeout,
+        expect: a.expect,
+    };
+    deploy(&a.file, &opts).map(|ok| if ok { 0 } else { 1 })
+}
+
+/// Run a `scripts` subcommand against the state folder of `config` (default ./ganglion.toml).
+pub fn run_scripts(cmd: ScriptsCommand, config: Option<&Path>) -> Result<i32, CliError> {
+    let path = config.unwrap_or(Path::new("ganglion.toml"));
+    let cfg = crate::config::Config::load(path).map_err(|e| CliError::Invalid(e.to_string()))?;
+    match cmd {
+        ScriptsCommand::List => scripts_list(&cfg.agent.state_dir).map(|_| 0),
+        ScriptsCommand::Rollback => scripts_rollback(&cfg.agent.state_dir).map(|_| 0),
+    }
 }
 
 #[cfg(test)]
