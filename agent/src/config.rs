@@ -40,6 +40,12 @@ pub struct Config {
     /// `[limits]`: what one script may use.
     #[serde(default)]
     pub limits: Limits,
+    /// `[mqtt]`: the broker scripts publish to (absent: the embedded broker, started on first use).
+    #[serde(default)]
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
+    /// `[ota]`: remote script updates (absent: off; see `crate::ota`).
+    #[serde(default)]
+    pub ota: Option<crate::ota::OtaConfig>,
     /// `[[sensors]]`: sensors read on schedule and delivered to scripts (see `crate::sensors`).
     #[serde(default)]
     pub sensors: Vec<crate::sensors::SensorConfig>,

@@ -7,6 +7,8 @@ pub mod config;
 pub mod devices;
 pub mod js;
 pub mod logging;
+pub mod mqtt;
+pub mod ota;
 pub mod sensors;
 pub mod services;
 pub mod supervisor;

@@ -16,7 +16,9 @@ pub enum LogFormat {
 
 /// Install the global subscriber (once); logs go to stderr.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("GANGLION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("GANGLION_LOG")
+        // The embedded broker (rumqttd) is chatty at info; GANGLION_LOG=rumqttd=info brings it back.
+        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -44,18 +44,42 @@ pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     let (sender, mut rx) = js::channel(4096);
-    io.spawn(forward_signals(sender.clone()));
     let services = Services::new(cfg.clone(), io.handle().clone());
-    let opts = script_options(cfg, args, services, sender);
+    if cfg.mqtt.is_some() {
+        // Declared in the config: connect before the script starts (and start the embedded
+        // broker off the JS thread), so a bad [mqtt] section fails start-up clearly.
+        services.mqtt().map_err(|m| anyhow::anyhow!("{m}"))?;
+    }
+    let mut opts = script_options(cfg, args, services.clone(), sender.clone());
+    // [ota]: run the installed version; the OTA task asks for switches through `ota`.
+    let ota = crate::ota::Ota::attach(cfg, &mut opts)?;
+    io.spawn(forward_signals(sender, ota.clone()));
+    let code = run_scripts(&mut opts, &mut rx, &io, ota.as_ref());
+    io.block_on(services.shutdown());
+    Ok(code)
+}
+
+fn run_scripts(
+    opts: &mut ScriptOptions,
+    rx: &mut tokio::sync::mpsc::Receiver<js::LoopMsg>,
+    io: &tokio::runtime::Runtime,
+    ota: Option<&crate::ota::Ota>,
+) -> i32 {
     let mut restarts = 0u32;
     loop {
-        match js::run_script(&opts, &mut rx, io.handle()) {
-            Exit::Done(code) => return Ok(code),
+        let exit = js::run_script(opts, rx, io.handle());
+        // An OTA switch (new version, or rollback of a failed trial) runs other scripts now.
+        if let Some(next) = ota.and_then(|o| o.on_exit(&exit, rx)) {
+            next.apply(opts);
+            continue;
+        }
+        match exit {
+            Exit::Done(code) => return code,
             Exit::StartupFailed(msg) => {
                 let entry = crate::js::loader::normalize(&opts.entry);
                 let msg = crate::check::locate(&entry.to_string_lossy(), &msg);
                 tracing::error!("failed to start {}: {msg}", entry.display());
-                return Ok(1);
+                return 1;
             }
             Exit::Restart => {
                 restarts += 1;
@@ -68,7 +92,7 @@ pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
 }
 
 /// SIGTERM/SIGINT: ask the scripts to shut down; a second signal exits at once.
-async fn forward_signals(sender: js::LoopSender) {
+async fn forward_signals(sender: js::LoopSender, ota: Option<crate::ota::Ota>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -85,6 +109,9 @@ async fn forward_signals(sender: js::LoopSender) {
         };
         if first {
             first = false;
+            if let Some(o) = &ota {
+                o.terminating();
+            }
             sender.shutdown(name).await;
         } else {
             tracing::warn!("second {name}: exiting now");

@@ -9,6 +9,8 @@ use super::{ScriptOptions, Shared};
 
 #[path = "bind_io/mod.rs"]
 mod bind_io;
+#[path = "bind_mqtt.rs"]
+mod bind_mqtt;
 #[path = "bind_sensors.rs"]
 mod bind_sensors;
 
@@ -21,6 +23,7 @@ pub fn install<'js>(
 ) -> rquickjs::Result<()> {
     let _ = (ctx, native, shared, opts);
     bind_io::install(ctx, native, shared, opts)?;
+    bind_mqtt::install(ctx, native, shared, opts)?;
     bind_sensors::install(ctx, native, shared, opts)?;
     Ok(())
 }

@@ -52,6 +52,11 @@ pub static BUILTINS: &[Builtin] = &[
         source: include_str!("builtins/agent.js"),
     },
     Builtin {
+        name: "ganglion:mqtt",
+        node: false,
+        source: include_str!("builtins/mqtt.js"),
+    },
+    Builtin {
         name: "ganglion:sensors",
         node: false,
         source: include_str!("builtins/sensors.js"),

@@ -99,6 +99,13 @@ pub struct ScriptOptions {
     pub sender: LoopSender,
 }
 
+/// A fresh id for a JS handle (an object registered in `internal.handles` to receive events).
+/// Unique for the whole process, so a task of an ended runtime never reaches a new one's object.
+pub fn next_handle_id() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Loop state shared between the loop and the native functions (all on the JS thread).
 /// Holds no JS values, so it can outlive the runtime safely.
 pub struct Shared {
@@ -115,6 +122,7 @@ pub struct Shared {
     exit_requested: Cell<Option<i32>>,
     healthy: Cell<bool>,
     start: Instant,
+    on_close: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 impl Shared {
@@ -133,6 +141,7 @@ impl Shared {
             exit_requested: Cell::new(None),
             healthy: Cell::new(false),
             start: Instant::now(),
+            on_close: RefCell::new(Vec::new()),
         }
     }
 
@@ -166,6 +175,19 @@ impl Shared {
     pub fn end_op(&self) {
         self.pending_ops
             .set(self.pending_ops.get().saturating_sub(1));
+    }
+
+    /// Run `f` when this script runtime ends (stop a binding's tasks, drop its subscriptions).
+    pub fn on_close(&self, f: impl FnOnce() + 'static) {
+        self.on_close.borrow_mut().push(Box::new(f));
+    }
+
+    /// Run the close hooks, newest first.
+    fn close(&self) {
+        let hooks = std::mem::take(&mut *self.on_close.borrow_mut());
+        for f in hooks.into_iter().rev() {
+            f();
+        }
     }
 
     /// Uncaught errors so far.

@@ -72,6 +72,7 @@ pub fn run_script(
         }
         Err(msg) => Exit::StartupFailed(msg),
     };
+    shared.close();
     drop(ctx);
     drop(rt);
     exit

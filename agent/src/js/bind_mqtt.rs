@@ -1,0 +1,450 @@
+//! Natives behind `ganglion:mqtt`: parse arguments, call [`crate::mqtt::MqttHandle`], and turn
+//! results into events for the module's handle (`settle`, `message`, `connect`, ...).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rquickjs::{Ctx, Function, Object, TypedArray, Value};
+
+use crate::js::errors::JsError;
+use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
+use crate::mqtt::{
+    Accepted, JsErrorKind, MqttError, MqttEvent, QoS, StoreError, Subscription, ValidationError,
+};
+use crate::services::{MqttService, Services};
+
+/// Per-runtime state of the binding (JS thread only).
+struct State {
+    handle_id: u32,
+    service: Arc<MqttService>,
+    tokio: tokio::runtime::Handle,
+    subs: RefCell<HashMap<u32, tokio::task::AbortHandle>>,
+    /// Publishes in call order (see `open`): one task per publish would hand them to the worker
+    /// in whatever order the I/O runtime's threads run those tasks.
+    publisher: tokio::sync::mpsc::UnboundedSender<(u32, Enqueue)>,
+}
+
+/// A publish on its way to the worker ([`crate::mqtt::MqttHandle::enqueue_publish`]).
+type Enqueue =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Accepted, MqttError>> + Send>>;
+
+fn validation(e: ValidationError) -> JsError {
+    match e.js_kind() {
+        JsErrorKind::TypeError => JsError::Type(e.to_string()),
+        JsErrorKind::RangeError => JsError::Range(e.to_string()),
+    }
+}
+
+fn mqtt_error(e: &MqttError) -> JsError {
+    let code = match e {
+        MqttError::Invalid(v) => return validation(v.clone()),
+        MqttError::Store(StoreError::Full { .. }) => "ERR_MQTT_QUEUE_FULL",
+        MqttError::Store(_) => "EIO",
+        MqttError::SubscriptionRefused(_) => "ERR_MQTT_SUBSCRIPTION_REFUSED",
+        MqttError::Closed => "ERR_MQTT_CLOSED",
+        MqttError::Thread(_) => "EIO",
+    };
+    JsError::Coded {
+        code: code.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Payload from JS: a string (UTF-8) or a Uint8Array/ArrayBuffer (the module JSON-encodes objects).
+fn payload_bytes<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.to_string()?.into_bytes());
+    }
+    // SAFETY (both): the bytes are copied out at once; no JS runs while the slice is alive.
+    if let Ok(a) = TypedArray::<u8>::from_value(v.clone()) {
+        return Ok(unsafe { a.as_bytes() }
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default());
+    }
+    if let Some(b) = v
+        .as_object()
+        .and_then(|o| rquickjs::ArrayBuffer::from_object(o.clone()))
+    {
+        return Ok(unsafe { b.as_bytes() }
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default());
+    }
+    Err(JsError::Type(
+        "MQTT payload must be a string, Buffer/Uint8Array, ArrayBuffer or object".into(),
+    )
+    .throw(ctx))
+}
+
+fn qos_arg(ctx: &Ctx<'_>, qos: f64) -> rquickjs::Result<QoS> {
+    if qos.fract() != 0.0 {
+        return Err(JsError::Range(format!("MQTT QoS must be 0, 1 or 2, got {qos}")).throw(ctx));
+    }
+    QoS::from_number(qos as i64).map_err(|e| validation(e).throw(ctx))
+}
+
+/// Install the `mqtt*` natives.
+pub fn install<'js>(
+    ctx: &Ctx<'js>,
+    native: &Object<'js>,
+    shared: &Rc<Shared>,
+    opts: &ScriptOptions,
+) -> rquickjs::Result<()> {
+    let state: Rc<RefCell<Option<Rc<State>>>> = Rc::new(RefCell::new(None));
+    let services = opts.services.clone();
+    let sender = opts.sender.clone();
+
+    // mqttOpen(): start (or join) the connection; returns { handle, prefix }.
+    {
+        let (state, shared, services, sender) = (
+            state.clone(),
+            shared.clone(),
+            services.clone(),
+            sender.clone(),
+        );
+        native.set(
+            "mqttOpen",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>| -> rquickjs::Result<Object<'js>> {
+                    let st = open(&ctx, &state, &shared, &services, &sender)?;
+                    let o = Object::new(ctx)?;
+                    o.set("handle", st.handle_id)?;
+                    o.set("prefix", st.service.prefix.as_str())?;
+                    Ok(o)
+                },
+            )?,
+        )?;
+    }
+
+    // mqttPublish(reqId, topic, payload, qos, retain): validates now, settles when durable.
+    {
+        let (state, shared) = (state.clone(), shared.clone());
+        native.set(
+            "mqttPublish",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>,
+                      req: u32,
+                      topic: String,
+                      payload: Value<'js>,
+                      qos: f64,
+                      retain: bool|
+                      -> rquickjs::Result<()> {
+                    let st = current(&ctx, &state)?;
+                    let qos = qos_arg(&ctx, qos)?;
+                    let bytes = payload_bytes(&ctx, &payload)?;
+                    let enqueue = st
+                        .service
+                        .handle
+                        .enqueue_publish(&topic, bytes, qos, retain)
+                        .map_err(|e| validation(e).throw(&ctx))?;
+                    if st.publisher.send((req, Box::pin(enqueue))).is_err() {
+                        return Err(mqtt_error(&MqttError::Closed).throw(&ctx));
+                    }
+                    shared.begin_op();
+                    Ok(())
+                },
+            )?,
+        )?;
+    }
+
+    // mqttSubscribe(reqId, subId, filter, qos): settles at SUBACK, then 'message' events.
+    {
+        let (state, shared, sender) = (state.clone(), shared.clone(), sender.clone());
+        native.set(
+            "mqttSubscribe",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>,
+                      req: u32,
+                      sub: u32,
+                      filter: String,
+                      qos: f64|
+                      -> rquickjs::Result<()> {
+                    let st = current(&ctx, &state)?;
+                    let qos = qos_arg(&ctx, qos)?;
+                    let fut = st
+                        .service
+                        .handle
+                        .subscribe(&filter, qos)
+                        .map_err(|e| validation(e).throw(&ctx))?;
+                    shared.add_handle();
+                    let (id, tx) = (st.handle_id, sender.clone());
+                    let task = st.tokio.spawn(async move {
+                        let result = fut.await;
+                        let granted = result.as_ref().map(Subscription::granted_qos);
+                        let settle = match &granted {
+                            Ok(q) => Ok(q.as_u8()),
+                            Err(e) => Err(mqtt_error(e)),
+                        };
+                        let _ = tx
+                            .send(Box::new(move |h| {
+                                let o = Object::new(h.ctx.clone())?;
+                                o.set("id", req)?;
+                                match settle {
+                                    Ok(q) => o.set("qos", q)?,
+                                    Err(e) => o.set("error", e.to_value(&h.ctx)?)?,
+                                }
+                                h.deliver(id, "settle", o)
+                            }))
+                            .await;
+                        let Ok(mut subscription) = result else { return };
+                        while let Some(d) = subscription.recv().await {
+                            let sent = tx
+                                .send(Box::new(move |h| {
+                                    let o = Object::new(h.ctx.clone())?;
+                                    o.set("sub", sub)?;
+                                    o.set("topic", &*d.topic)?;
+                                    o.set(
+                                        "payload",
+                                        TypedArray::<u8>::new(h.ctx.clone(), d.payload.to_vec())?,
+                                    )?;
+                                    o.set("qos", d.qos.as_u8())?;
+                                    o.set("retain", d.retain)?;
+                                    o.set("dup", d.dup)?;
+                                    h.deliver(id, "message", o)
+                                }))
+                                .await;
+                            if !sent {
+                                break;
+                            }
+                        }
+                    });
+                    st.subs.borrow_mut().insert(sub, task.abort_handle());
+                    Ok(())
+                },
+            )?,
+        )?;
+    }
+
+    // mqttUnsubscribe(subId): ends that subscription (the broker's when no other uses the filter).
+    {
+        let (state, shared) = (state.clone(), shared.clone());
+        native.set(
+            "mqttUnsubscribe",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>, sub: u32| -> rquickjs::Result<bool> {
+                    let st = current(&ctx, &state)?;
+                    let removed = st.subs.borrow_mut().remove(&sub);
+                    Ok(match removed {
+                        Some(task) => {
+                            task.abort();
+                            shared.remove_handle();
+                            true
+                        }
+                        None => false,
+                    })
+                },
+            )?,
+        )?;
+    }
+
+    {
+        let (state, shared, sender) = (state.clone(), shared.clone(), sender.clone());
+        native.set(
+            "mqttWatchFlush",
+            Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
+                watch_flush(&current(&ctx, &state)?, &shared, &sender);
+                Ok(())
+            })?,
+        )?;
+    }
+    {
+        let state = state.clone();
+        native.set(
+            "mqttConnected",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>| -> rquickjs::Result<bool> {
+                    Ok(current(&ctx, &state)?.service.handle.is_connected())
+                },
+            )?,
+        )?;
+    }
+    {
+        let state = state.clone();
+        native.set(
+            "mqttStats",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>| -> rquickjs::Result<Object<'js>> {
+                    let s = current(&ctx, &state)?.service.handle.stats();
+                    let o = Object::new(ctx)?;
+                    o.set("connected", s.connected)?;
+                    for (k, v) in [
+                        ("queued", s.queued),
+                        ("inflight", s.inflight),
+                        ("sent", s.sent),
+                        ("acked", s.acked),
+                        ("dropped", s.dropped),
+                        ("rejected", s.rejected),
+                        ("corrupt", s.corrupt),
+                        ("bytesOnDisk", s.bytes_on_disk),
+                        ("queuedBytes", s.queued_bytes),
+                        ("received", s.received),
+                        ("receivedDropped", s.received_dropped),
+                        ("connects", s.connects),
+                    ] {
+                        o.set(k, v as f64)?;
+                    }
+                    Ok(o)
+                },
+            )?,
+        )?;
+    }
+    Ok(())
+}
+
+fn current(ctx: &Ctx<'_>, state: &Rc<RefCell<Option<Rc<State>>>>) -> rquickjs::Result<Rc<State>> {
+    state.borrow().clone().ok_or_else(|| {
+        JsError::Coded {
+            code: "ERR_MQTT_CLOSED".into(),
+            message: "ganglion:mqtt is not open".into(),
+        }
+        .throw(ctx)
+    })
+}
+
+/// Start the service on first use and the pump of connection events into JS.
+fn open(
+    ctx: &Ctx<'_>,
+    state: &Rc<RefCell<Option<Rc<State>>>>,
+    shared: &Rc<Shared>,
+    services: &Arc<Services>,
+    sender: &LoopSender,
+) -> rquickjs::Result<Rc<State>> {
+    if let Some(st) = state.borrow().clone() {
+        return Ok(st);
+    }
+    let service = services.mqtt().map_err(|m| {
+        JsError::Coded {
+            code: "ERR_MQTT_CONFIG".into(),
+            message: m,
+        }
+        .throw(ctx)
+    })?;
+    let handle_id = next_handle_id();
+    // Publishes: one task hands them to the worker in call order, another settles them (the
+    // worker answers in that order) with the sequence number or the queue's refusal.
+    let (publisher, mut jobs) = tokio::sync::mpsc::unbounded_channel::<(u32, Enqueue)>();
+    let (handed, mut accepted) =
+        tokio::sync::mpsc::unbounded_channel::<(u32, Result<Accepted, MqttError>)>();
+    let enqueuer = services.tokio.spawn(async move {
+        while let Some((req, enqueue)) = jobs.recv().await {
+            if handed.send((req, enqueue.await)).is_err() {
+                break;
+            }
+        }
+    });
+    let tx = sender.clone();
+    let settler = services.tokio.spawn(async move {
+        while let Some((req, handed)) = accepted.recv().await {
+            let result = match handed {
+                Ok(acceptance) => acceptance.await,
+                Err(e) => Err(e),
+            }
+            .map_err(|e| mqtt_error(&e));
+            let sent = tx
+                .send(Box::new(move |h| {
+                    h.shared().end_op();
+                    let o = Object::new(h.ctx.clone())?;
+                    o.set("id", req)?;
+                    match result {
+                        Ok(seq) => o.set("seq", seq as f64)?,
+                        Err(e) => o.set("error", e.to_value(&h.ctx)?)?,
+                    }
+                    h.deliver(handle_id, "settle", o)
+                }))
+                .await;
+            if !sent {
+                break;
+            }
+        }
+    });
+    let st = Rc::new(State {
+        handle_id,
+        service: service.clone(),
+        tokio: services.tokio.clone(),
+        subs: RefCell::new(HashMap::new()),
+        publisher,
+    });
+    // A configured connection keeps the agent running, like an open socket in Node.
+    if services.config.mqtt.is_some() {
+        shared.add_handle();
+    }
+    let mut events = service.events();
+    let tx = sender.clone();
+    let pump = services.tokio.spawn(async move {
+        loop {
+            let ev = match events.recv().await {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            };
+            let sent = tx
+                .send(Box::new(move |h| {
+                    let o = Object::new(h.ctx.clone())?;
+                    let ty = match ev {
+                        MqttEvent::Connected { session_present } => {
+                            o.set("sessionPresent", session_present)?;
+                            "connect"
+                        }
+                        MqttEvent::Disconnected { reason } => {
+                            o.set("reason", reason)?;
+                            "disconnect"
+                        }
+                        MqttEvent::Error { message } => {
+                            o.set("message", message)?;
+                            "error"
+                        }
+                        MqttEvent::Dropped { count } => {
+                            o.set("count", count as f64)?;
+                            "dropped"
+                        }
+                    };
+                    h.deliver(handle_id, ty, o)
+                }))
+                .await;
+            if !sent {
+                break;
+            }
+        }
+    });
+    let st2 = st.clone();
+    let state2 = state.clone();
+    shared.on_close(move || {
+        pump.abort();
+        enqueuer.abort();
+        settler.abort();
+        for (_, t) in st2.subs.borrow_mut().drain() {
+            t.abort();
+        }
+        state2.borrow_mut().take();
+    });
+    *state.borrow_mut() = Some(st.clone());
+    Ok(st)
+}
+
+/// Keep the script alive until what it published has left the queue (sent and, for QoS 1/2,
+/// acknowledged), so `ganglion run pub.js` delivers before it exits. The module calls this after
+/// a publish settled (the message is in the queue) and no watch is running; `flushed` ends it.
+/// While the broker is away this keeps the agent running; SIGTERM still ends it and the
+/// messages stay on disk for the next start.
+fn watch_flush(st: &Rc<State>, shared: &Rc<Shared>, sender: &LoopSender) {
+    shared.begin_op();
+    let mut stats = st.service.handle.watch_stats();
+    let tx = sender.clone();
+    let id = st.handle_id;
+    st.tokio.spawn(async move {
+        let _ = stats.wait_for(|s| s.queued == 0 && s.inflight == 0).await;
+        let _ = tx
+            .send(Box::new(move |h| {
+                h.shared().end_op();
+                h.deliver(id, "flushed", ())
+            }))
+            .await;
+    });
+}

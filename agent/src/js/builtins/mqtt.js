@@ -1,0 +1,208 @@
+// `ganglion:mqtt`: publish what scripts produce, subscribe to commands. The connection ([mqtt] in
+// ganglion.toml, or the embedded broker on 127.0.0.1:1883) starts on first use: a publish, a
+// subscribe, a listener, or reading `connected`/`prefix`/`stats()`.
+//
+//   await mqtt.publish(mqtt.topic('temp'), { c: 21.5 }, { qos: 1 })  // resolves once durably queued
+//   await mqtt.subscribe('cmd/#', (msg) => console.log(msg.topic, msg.json()))
+//   mqtt.on('connect' | 'disconnect' | 'error' | 'dropped', ...); mqtt.connected; mqtt.stats()
+import EventEmitter from 'events';
+import { Buffer } from 'buffer';
+
+const internal = globalThis[Symbol.for('ganglion.internal')];
+const native = internal.native;
+
+let info = null;
+const pending = new Map();
+const subs = new Map();
+let nextReq = 1;
+let nextSub = 1;
+let flushing = false;
+
+/** A received message. */
+class Message {
+  constructor(d) {
+    this.topic = d.topic;
+    this.payload = Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength);
+    this.qos = d.qos;
+    this.retain = d.retain;
+    this.dup = d.dup;
+    this.properties = {};
+  }
+  text() {
+    return this.payload.toString('utf8');
+  }
+  json() {
+    return JSON.parse(this.text());
+  }
+}
+
+function encode(payload) {
+  if (typeof payload === 'string' || payload instanceof Uint8Array || payload instanceof ArrayBuffer) {
+    return payload;
+  }
+  if (ArrayBuffer.isView(payload)) {
+    return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  if (payload === undefined || payload === null) return '';
+  if (typeof payload === 'object' || typeof payload === 'number' || typeof payload === 'boolean') {
+    return JSON.stringify(payload);
+  }
+  throw new TypeError(`MQTT payload must be a string, Buffer, Uint8Array or object, got ${typeof payload}`);
+}
+
+function options(o, what) {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object') throw new TypeError(`${what} options must be an object`);
+  return o;
+}
+
+function qosOf(o) {
+  const q = o.qos === undefined ? 0 : o.qos;
+  if (typeof q !== 'number') throw new TypeError(`MQTT qos must be a number, got ${typeof q}`);
+  return q;
+}
+
+function ensure() {
+  if (info === null) {
+    info = native.mqttOpen();
+    internal.handles.set(info.handle, onEvent);
+  }
+  return info;
+}
+
+class Mqtt extends EventEmitter {
+  constructor() {
+    super();
+    // Listening for connection events starts the connection.
+    this.on('newListener', (event) => {
+      if (event !== 'newListener') ensure();
+    });
+  }
+
+  /** True while connected to the broker. */
+  get connected() {
+    ensure();
+    return native.mqttConnected();
+  }
+
+  /** The agent's topic prefix, e.g. `ganglion/gw-01`. */
+  get prefix() {
+    return ensure().prefix;
+  }
+
+  /** `mqtt.topic('a', 'b')` → `<prefix>/a/b`. */
+  topic(...parts) {
+    return [ensure().prefix, ...parts].join('/');
+  }
+
+  /**
+   * Queue a message. Bad topics or QoS throw now (TypeError/RangeError); the promise resolves
+   * with the queue sequence number once the message is durably accepted (QoS 0: queued; QoS 1/2:
+   * in the on-disk store) and rejects if the queue refuses it.
+   */
+  publish(topic, payload, opts) {
+    if (typeof topic !== 'string') throw new TypeError(`MQTT topic must be a string, got ${typeof topic}`);
+    const o = options(opts, 'publish');
+    ensure();
+    const id = nextReq++;
+    native.mqttPublish(id, topic, encode(payload), qosOf(o), !!o.retain);
+    return new Promise((resolve, reject) => pending.set(id, { resolve, reject, publish: true }));
+  }
+
+  /**
+   * Subscribe `handler(message)` to `filter`; resolves with { filter, qos, unsubscribe() } once the
+   * broker granted it. A handler that throws is logged; delivery goes on.
+   */
+  subscribe(filter, handler, opts) {
+    if (typeof filter !== 'string') throw new TypeError(`MQTT filter must be a string, got ${typeof filter}`);
+    if (typeof handler !== 'function') throw new TypeError('MQTT subscribe needs a handler function');
+    const o = options(opts, 'subscribe');
+    ensure();
+    const id = nextReq++;
+    const sub = nextSub++;
+    native.mqttSubscribe(id, sub, filter, qosOf(o));
+    subs.set(sub, { filter, handler });
+    return new Promise((resolve, reject) => pending.set(id, { resolve, reject, sub, filter }));
+  }
+
+  /** End the subscriptions to `filter` (all with that filter), or only the one using `handler`. */
+  unsubscribe(filter, handler) {
+    let n = 0;
+    for (const [sub, s] of subs) {
+      if (s.filter === filter && (handler === undefined || s.handler === handler)) {
+        subs.delete(sub);
+        native.mqttUnsubscribe(sub);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Counters: queued, inflight, sent, acked, dropped, rejected, bytesOnDisk, received, ... */
+  stats() {
+    ensure();
+    return native.mqttStats();
+  }
+}
+
+const mqtt = new Mqtt();
+
+function onEvent(type, p) {
+  switch (type) {
+    case 'settle': {
+      const req = pending.get(p.id);
+      if (!req) return;
+      pending.delete(p.id);
+      if (p.error !== undefined) {
+        if (req.sub !== undefined && subs.delete(req.sub)) native.mqttUnsubscribe(req.sub);
+        req.reject(p.error);
+      } else if (req.publish) {
+        if (!flushing) {
+          flushing = true;
+          native.mqttWatchFlush();
+        }
+        req.resolve(p.seq);
+      } else {
+        const sub = req.sub;
+        req.resolve({ filter: req.filter, qos: p.qos, unsubscribe: () => {
+          if (subs.delete(sub)) native.mqttUnsubscribe(sub);
+        } });
+      }
+      return;
+    }
+    case 'message': {
+      const s = subs.get(p.sub);
+      if (s) s.handler.call(mqtt, new Message(p));
+      return;
+    }
+    case 'flushed':
+      flushing = false;
+      return;
+    case 'connect':
+      mqtt.emit('connect', p);
+      return;
+    case 'disconnect':
+      mqtt.emit('disconnect', p.reason);
+      return;
+    case 'dropped':
+      mqtt.emit('dropped', p.count);
+      return;
+    case 'error': {
+      const err = new Error(p.message);
+      err.code = 'ERR_MQTT_CONNECTION';
+      // Connection trouble is routine while a broker is away: an 'error' listener gets it,
+      // otherwise it is only logged (unlike a plain EventEmitter, it never throws).
+      if (mqtt.listenerCount('error') > 0) mqtt.emit('error', err);
+      else console.warn(`mqtt: ${p.message}`);
+      return;
+    }
+  }
+}
+
+export default mqtt;
+export { Message };
+export const publish = (topic, payload, opts) => mqtt.publish(topic, payload, opts);
+export const subscribe = (filter, handler, opts) => mqtt.subscribe(filter, handler, opts);
+export const unsubscribe = (filter, handler) => mqtt.unsubscribe(filter, handler);
+export const stats = () => mqtt.stats();
+export const topic = (...parts) => mqtt.topic(...parts);
