@@ -152,6 +152,25 @@ pub struct MqttStats {
     pub connects: u64,
 }
 
+/// A publish handed to the worker ([`MqttHandle::enqueue_publish`]): resolves with the
+/// message's sequence number once it is durably in the queue, or with the queue's refusal.
+/// The worker answers in the order messages were handed over.
+#[derive(Debug)]
+pub struct Accepted(oneshot::Receiver<Result<u64, MqttError>>);
+
+impl Future for Accepted {
+    type Output = Result<u64, MqttError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(MqttError::Closed)))
+    }
+}
+
 /// A subscription: messages matching its filter arrive on [`Subscription::recv`].
 /// Dropping it (or [`MqttHandle::unsubscribe`]) ends it; the broker subscription is removed
 /// when no other subscription uses the same filter.
@@ -332,7 +351,9 @@ impl MqttHandle {
 
     /// Queues a message. Validation happens now (errors for JS to throw synchronously); the
     /// returned future resolves with the message's sequence number once it is durably in the
-    /// queue (QoS 0 included), or fails when the queue refuses it.
+    /// queue (QoS 0 included), or fails when the queue refuses it. Publishes whose futures run
+    /// concurrently (e.g. one task each) may enter the queue in any order: to keep the callers'
+    /// order without waiting for each acceptance, use [`MqttHandle::enqueue_publish`].
     pub fn publish(
         &self,
         topic: &str,
@@ -340,6 +361,23 @@ impl MqttHandle {
         qos: QoS,
         retain: bool,
     ) -> Result<impl Future<Output = Result<u64, MqttError>> + Send + 'static, ValidationError>
+    {
+        let enqueue = self.enqueue_publish(topic, payload, qos, retain)?;
+        Ok(async move { enqueue.await?.await })
+    }
+
+    /// [`MqttHandle::publish`] in two steps, for callers that must keep their order: the
+    /// returned future resolves once the message is handed to the worker (waiting only when the
+    /// command channel is full), so messages handed over one after the other (one task awaiting
+    /// these futures in turn) enter the queue, and get sequence numbers, in that order. The
+    /// [`Accepted`] it yields then resolves as `publish` does.
+    pub fn enqueue_publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<impl Future<Output = Result<Accepted, MqttError>> + Send + 'static, ValidationError>
     {
         self.validate_publish(topic, payload.len())?;
         let cmd = self.cmd.clone();
@@ -355,7 +393,7 @@ impl MqttHandle {
             })
             .await
             .map_err(|_| MqttError::Closed)?;
-            rx.await.map_err(|_| MqttError::Closed)?
+            Ok(Accepted(rx))
         })
     }
 

@@ -158,6 +158,38 @@ async fn round_trip_with_qos_0_1_2_and_acks() {
     assert!(matches!(e, super::MqttError::Closed));
 }
 
+/// Publishes handed over one after the other keep that order in the queue even when their
+/// acceptance is awaited concurrently (what the JS binding relies on; no broker needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueued_publishes_keep_the_hand_over_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (client, _) = MqttHandle::start(settings("order", free_port(), dir.path())).expect("start");
+    let mut accepted = Vec::new();
+    for i in 0..500u32 {
+        let handed = within(
+            "hand-over",
+            client
+                .enqueue_publish("order", i.to_string().into_bytes(), QoS::AtLeastOnce, false)
+                .expect("valid"),
+        )
+        .await
+        .expect("handed over");
+        accepted.push(tokio::spawn(handed));
+    }
+    for (i, acceptance) in accepted.into_iter().enumerate() {
+        let seq = within("acceptance", acceptance)
+            .await
+            .expect("join")
+            .expect("queued");
+        assert_eq!(
+            seq,
+            i as u64 + 1,
+            "sequence numbers follow the hand-over order"
+        );
+    }
+    client.shutdown().await;
+}
+
 /// Next presence message, skipping those of the observing clients themselves.
 async fn next_status(sub: &mut Subscription) -> Delivery {
     loop {

@@ -14,7 +14,9 @@ pub mod store;
 #[cfg(test)]
 pub mod testutil;
 
-pub use client::{Backoff, Delivery, MqttError, MqttEvent, MqttHandle, MqttStats, Subscription};
+pub use client::{
+    Accepted, Backoff, Delivery, MqttError, MqttEvent, MqttHandle, MqttStats, Subscription,
+};
 pub use config::{ConfigError, MqttConfig, ResolvedMqtt};
 pub use store::{FsyncPolicy, FullPolicy, Store, StoreError, StoreOptions, StoreStats};
 
