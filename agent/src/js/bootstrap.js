@@ -228,6 +228,8 @@ host.flushRejections = () => {
   const list = [...pendingRejections];
   pendingRejections.clear();
   for (const [promise, reason] of list) {
+    // process.exit() inside an async function rejects its promise with the exit signal.
+    if (reason instanceof ExitSignal) continue;
     if (process.listenerCount('unhandledRejection') > 0) {
       try {
         process.emit('unhandledRejection', reason, promise);
