@@ -3,4 +3,5 @@
 
 mod common;
 mod io;
+mod mqtt;
 mod runtime;

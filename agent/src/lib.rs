@@ -11,4 +11,5 @@ pub mod mqtt;
 pub mod ota;
 pub mod sensors;
 pub mod services;
+pub mod sub;
 pub mod supervisor;

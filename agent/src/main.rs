@@ -40,6 +40,8 @@ enum Command {
         /// Or a single script (and its folder).
         file: Option<PathBuf>,
     },
+    /// Print MQTT messages matching a filter as `topic payload` lines (like mosquitto_sub -v).
+    Sub(ganglion::sub::SubArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             Ok(if problems.is_empty() { 0 } else { 1 })
+        }
+        Command::Sub(args) => {
+            ganglion::sub::run(&args, &mut std::io::stdout().lock())?;
+            Ok(0)
         }
     }
 }

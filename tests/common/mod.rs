@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod mosquitto;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
