@@ -5,3 +5,4 @@ mod common;
 mod io;
 mod mqtt;
 mod runtime;
+mod sensors;

@@ -204,10 +204,15 @@ struct HubShared {
 }
 
 impl HubShared {
-    fn push(&self, index: usize, event: Event) {
-        let reading = matches!(event.kind, EventKind::Reading(_));
+    /// Update the sensor's status and queue its events in one step under the queue lock, so a
+    /// stats snapshot (taken under the same lock) never sees a read counted but not queued.
+    fn record(&self, index: usize, update: impl FnOnce(), events: Vec<Event>) {
         if let Ok(mut q) = self.queue.lock() {
-            q.push(index, event, reading);
+            update();
+            for event in events {
+                let reading = matches!(event.kind, EventKind::Reading(_));
+                q.push(index, event, reading);
+            }
         }
         self.notify.notify_one();
     }
@@ -337,18 +342,17 @@ impl Hub {
         Ok(rx)
     }
 
-    /// Counters of sensor `index`. Call it from the consumer's thread for exact `pending` counts
-    /// (`reads = delivered + dropped + pending` for scheduled reads).
+    /// Counters of sensor `index`. Called from the consumer's thread (where `delivered` does
+    /// not move), `reads = delivered + dropped + pending` holds exactly for scheduled reads.
     pub fn stats(&self, index: usize) -> Option<Stats> {
         let sensor = self.shared.sensors.get(index)?;
-        let q: QueueCounters = self
-            .shared
-            .queue
-            .lock()
-            .map(|q| q.counters(index))
-            .unwrap_or_default();
+        // Queue counters and status under the queue lock: consistent with each other.
+        let (q, status): (QueueCounters, Status) = {
+            let queue = self.shared.queue.lock().ok()?;
+            let status = sensor.status.lock().ok()?.clone();
+            (queue.counters(index), status)
+        };
         let delivered = sensor.delivered.load(Ordering::Relaxed);
-        let status = sensor.status.lock().ok()?.clone();
         Some(Stats {
             health: status.health,
             failures: status.failures,
@@ -356,7 +360,8 @@ impl Hub {
             errors: status.errors,
             dropped: q.dropped,
             delivered,
-            pending: q.pushed.saturating_sub(q.dropped).saturating_sub(delivered),
+            // Queued, plus taken for delivery but not delivered yet (in a batch on its way).
+            pending: q.queued as u64 + q.taken.saturating_sub(delivered),
             last_reading_ms: status.last_reading_ms,
             last_error: status.last_error,
         })
@@ -463,38 +468,40 @@ impl SensorTask {
                 Ok(reading) => {
                     let was = schedule.health();
                     let transition = schedule.succeeded(now, scheduled);
-                    self.update(&schedule, Some(time_ms), None);
+                    let mut events = Vec::new();
                     if transition == Some(Transition::Online) {
                         if was == Health::Offline {
                             tracing::info!(sensor = %self.spec.name, "sensor back online");
                         } else {
                             tracing::debug!(sensor = %self.spec.name, "sensor online");
                         }
-                        self.hub.push(
-                            self.index,
-                            Event {
-                                time_ms,
-                                kind: EventKind::Online,
-                            },
-                        );
+                        events.push(Event {
+                            time_ms,
+                            kind: EventKind::Online,
+                        });
                     }
-                    match reply {
-                        Some(reply) => {
-                            let _ = reply.send(Ok(TimedReading { time_ms, reading }));
-                        }
-                        None => self.hub.push(
-                            self.index,
-                            Event {
+                    let reply = match reply {
+                        Some(reply) => Some((reply, reading)),
+                        None => {
+                            events.push(Event {
                                 time_ms,
                                 kind: EventKind::Reading(reading),
-                            },
-                        ),
+                            });
+                            None
+                        }
+                    };
+                    self.hub.record(
+                        self.index,
+                        || self.update(&schedule, Some(time_ms), None),
+                        events,
+                    );
+                    if let Some((reply, reading)) = reply {
+                        let _ = reply.send(Ok(TimedReading { time_ms, reading }));
                     }
                 }
                 Err(error) => {
                     let transition = schedule.failed(now);
                     let failures = schedule.failures();
-                    self.update(&schedule, None, Some((time_ms, error.clone())));
                     if failures == 1 {
                         tracing::warn!(sensor = %self.spec.name, code = %error.code, "sensor read failed: {}", error.message);
                     } else {
@@ -507,29 +514,28 @@ impl SensorTask {
                     {
                         attached = None;
                     }
-                    self.hub.push(
-                        self.index,
-                        Event {
-                            time_ms,
-                            kind: EventKind::Error {
-                                error: error.clone(),
-                                failures,
-                            },
+                    let mut events = vec![Event {
+                        time_ms,
+                        kind: EventKind::Error {
+                            error: error.clone(),
+                            failures,
                         },
-                    );
+                    }];
                     if let Some(Transition::Offline { failures }) = transition {
                         tracing::warn!(sensor = %self.spec.name, failures, "sensor offline");
-                        self.hub.push(
-                            self.index,
-                            Event {
-                                time_ms,
-                                kind: EventKind::Offline {
-                                    failures,
-                                    error: error.clone(),
-                                },
+                        events.push(Event {
+                            time_ms,
+                            kind: EventKind::Offline {
+                                failures,
+                                error: error.clone(),
                             },
-                        );
+                        });
                     }
+                    self.hub.record(
+                        self.index,
+                        || self.update(&schedule, None, Some((time_ms, error.clone()))),
+                        events,
+                    );
                     if let Some(reply) = reply {
                         let _ = reply.send(Err(error));
                     }
@@ -889,25 +895,33 @@ queue = 4
         let s = r.hub.stats(0).expect("stats");
         assert!(s.dropped > 0, "{s:?}");
         assert!(s.pending <= 4 + BATCH as u64, "{s:?}");
+        // Scheduled readings are delivered, dropped or pending (the on-demand one is only in
+        // `reads`); checked while the consumer is held, so `delivered` cannot move meanwhile.
+        assert_eq!(s.reads - 1, s.delivered + s.dropped + s.pending, "{s:?}");
         drop(held);
         // Drain and count what arrives; the books must balance exactly.
         let mut received = 0u64;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let held = r
+                .gate
+                .clone()
+                .acquire_many_owned(1_000_000)
+                .await
+                .expect("gate");
             while let Ok(d) = r.rx.try_recv() {
                 if matches!(d.event.kind, EventKind::Reading(_)) {
                     received += 1;
                 }
             }
             let s = r.hub.stats(0).expect("stats");
-            // Scheduled readings are delivered, dropped or pending; the on-demand one is only
-            // in `reads`.
             assert_eq!(s.reads - 1, s.delivered + s.dropped + s.pending, "{s:?}");
+            drop(held);
             if s.delivered == received && s.delivered > 0 {
                 break;
             }
             assert!(Instant::now() < deadline, "{s:?} received {received}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

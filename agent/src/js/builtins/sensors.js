@@ -20,13 +20,13 @@ const byName = new Map();
 const pending = new Map();
 let nextRequest = 1;
 
+// Always a promise: a bad name, like a failed read, is a rejection.
 function read(name) {
-  const index = native.sensorsIndex(name);
   return new Promise((resolve, reject) => {
     const id = nextRequest++;
     pending.set(id, { resolve, reject });
     try {
-      native.sensorsRead(id, index);
+      native.sensorsRead(id, native.sensorsIndex(name));
     } catch (e) {
       pending.delete(id);
       reject(e);
