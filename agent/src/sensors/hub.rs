@@ -2,9 +2,10 @@
 //!
 //! Each sensor task owns its driver (attached on first use, re-attached after the sensor went
 //! offline or its device vanished), follows its [`Schedule`], and never starts a read while the
-//! previous one runs (reads happen one after the other inside the task; a blocking driver
-//! abandoned by a timeout holds its lock until it returns). A slow or failing sensor delays
-//! nobody else. Events go into the [`DeliveryQueue`]; the pump hands them to a [`Sink`] in
+//! previous one runs: reads happen one after the other inside the task, and a blocking driver
+//! whose read was abandoned by the timeout keeps its lock until that read returns, so the next
+//! read waits for it (such a driver is not re-attached). A slow or failing sensor delays nobody
+//! else. Events go into the [`DeliveryQueue`]; the pump hands them to a [`Sink`] in
 //! batches, one batch in flight at a time, so a busy consumer makes the queue drop the oldest
 //! readings per sensor (counted) instead of growing anything.
 //!
@@ -509,9 +510,11 @@ impl SensorTask {
                     }
                     // Start over with a fresh attachment once the sensor is offline or its device
                     // vanished (reopens a replugged port, re-reads calibration after a reset).
-                    if schedule.health() == Health::Offline
-                        || matches!(error.code, ErrorCode::Enodev | ErrorCode::Enoent)
-                    {
+                    // Not after a timeout: a blocking read abandoned by it still holds the
+                    // driver, and the next read must wait for it rather than run beside it.
+                    let vanished = matches!(error.code, ErrorCode::Enodev | ErrorCode::Enoent);
+                    let timed_out = error.code == ErrorCode::Etimedout;
+                    if vanished || (schedule.health() == Health::Offline && !timed_out) {
                         attached = None;
                     }
                     let mut events = vec![Event {
