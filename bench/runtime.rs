@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench -p ganglion --bench runtime`.
 
+#![allow(clippy::print_stdout)] // a benchmark prints its figures
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
