@@ -4,5 +4,5 @@
 mod common;
 mod io;
 mod mqtt;
+mod ota;
 mod runtime;
-mod sensors;

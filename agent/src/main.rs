@@ -42,6 +42,19 @@ enum Command {
     },
     /// Print MQTT messages matching a filter as `topic payload` lines (like mosquitto_sub -v).
     Sub(ganglion::sub::SubArgs),
+    /// Signed script bundles for remote updates: keygen, create, verify.
+    #[command(subcommand)]
+    Bundle(ganglion::ota::cli::BundleCommand),
+    /// Publish a bundle to agents over MQTT and follow its status until it ends.
+    Deploy(ganglion::ota::cli::DeployArgs),
+    /// Installed script versions in the agent's state folder: list, rollback.
+    Scripts {
+        /// Config file (ganglion.toml) naming the state folder.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: ganglion::ota::cli::ScriptsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +104,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sub(args) => {
             ganglion::sub::run(&args, &mut std::io::stdout().lock())?;
             Ok(0)
+        }
+        Command::Bundle(cmd) => Ok(ganglion::ota::cli::run_bundle(cmd)?),
+        Command::Deploy(args) => Ok(ganglion::ota::cli::run_deploy(args)?),
+        Command::Scripts { config, cmd } => {
+            Ok(ganglion::ota::cli::run_scripts(cmd, config.as_deref())?)
         }
     }
 }
