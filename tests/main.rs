@@ -6,3 +6,4 @@ mod io;
 mod mqtt;
 mod ota;
 mod runtime;
+mod sensors;
