@@ -138,7 +138,9 @@ setTimeout(() => console.log('still serving'), 20);
     run.assert_logged("uncaught exception in timer callback failing: TypeError: boom");
     run.assert_logged("main.js:2:");
     run.assert_logged("unhandled promise rejection: Error: nobody catches this");
-    run.assert_logged("uncaught exception in queueMicrotask callback: RangeError: from a microtask");
+    run.assert_logged(
+        "uncaught exception in queueMicrotask callback: RangeError: from a microtask",
+    );
     assert_eq!(
         run.script_lines().last().map(String::as_str),
         Some("still serving")
