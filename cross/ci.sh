@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI entry for cross/: installs the toolchains, builds the ARM binaries, smoke-tests them under
-# qemu-user, builds the arm64/armhf .debs and boots the emulated board's busybox self-test.
+# qemu-user, builds the arm64/armhf .debs, boots the emulated board's busybox self-test and runs the
+# static agent on it (agent-smoke.sh: GPIO, I2C, UART through the kernel's drivers).
 # Every step runs even if an earlier one failed (except when a build it needs failed); ends with
 # "cross: N passed, N failed" and exits non-zero on any failure.
 # Usage: cross/ci.sh [--amd64]   (--amd64 also builds and packages the x86_64 binary)
@@ -39,11 +40,14 @@ step "build armv7" "$here/build.sh" armv7 && {
     step "qemu-arm smoke" smoke qemu-arm /usr/arm-linux-gnueabihf target/cross/armv7/ganglion
     step "package armhf" "$here/package.sh" armhf --bin target/cross/armv7/ganglion
 }
-step "build aarch64-static" "$here/build.sh" aarch64-static
+step "build aarch64-static" "$here/build.sh" aarch64-static && static_ok=1
 if [[ ${1:-} == --amd64 ]]; then
     step "build x86_64" "$here/build.sh" x86_64 &&
         step "package amd64" "$here/package.sh" amd64 --bin target/cross/x86_64/ganglion
 fi
 step "emulated board self-test" "$here/emulated-board/selftest.sh"
+if [[ -n ${static_ok:-} ]]; then
+    step "emulated board agent smoke test" "$here/emulated-board/agent-smoke.sh" target/cross/aarch64-static/ganglion
+fi
 echo "cross: $pass passed, $fail failed"
 ((fail == 0))

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers for the emulated-board scripts (sourced, not run).
 #
 # Cache: everything downloaded or built lives in $GANGLION_EMU_CACHE (default ~/.cache/ganglion-emu),

@@ -30,7 +30,7 @@ if [[ ! -f $base/.stamp || $(<"$base/.stamp") != "$stamp" ]]; then
     depmod -b "$img" "$uname_r"
 
     rm -rf "$base"
-    mkdir -p "$base"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,var,root,mnt/share,lib/modules/$uname_r}
+    mkdir -p "$base"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,var,root,mnt/share,lib/modules/"$uname_r"}
     cp "$K/busybox/bin/busybox" "$base/bin/busybox"
     want=(configfs i2c-dev virtio_pci virtio_mmio 9pnet_virtio 9p irq_sim_mod gpio-sim gpio-mockup i2c-stub)
     for m in "${want[@]}"; do
