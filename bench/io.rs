@@ -30,6 +30,7 @@ fn main() {
         .with_target(false)
         .without_time()
         .with_level(false)
+        .with_ansi(false)
         .init();
     let dir = tempfile::tempdir().expect("tempdir");
     gpio_latency(dir.path());

@@ -799,3 +799,42 @@ open();
         1
     );
 }
+
+#[test]
+fn lines_and_ports_are_released_when_the_script_restarts() {
+    // on_error = "restart": each run opens the same pin and port again; an object the previous
+    // runtime left open would make the second run fail with EBUSY.
+    let s = Scripts::new(&[
+        (
+            "ganglion.toml",
+            "[agent]\nscripts = \".\"\nstate_dir = \"state\"\non_error = \"restart\"\n",
+        ),
+        (
+            "main.js",
+            r#"
+import Digital from 'embedded:io/digital';
+import Serial from 'embedded:io/serial';
+const pin = new Digital({ pin: 5, mode: Digital.Input, onReadable() {} });
+const gps = new Serial({ port: 'gps', framing: 'lines', onReadable() { this.read(); } });
+console.log(`OPENED ${pin.read()} ${gps.path.endsWith('/sim/gps')}`);
+setTimeout(() => { throw new Error('crash on purpose'); }, 50);
+"#,
+        ),
+    ]);
+    let live = Live::spawn(command(&s));
+    let start = Instant::now();
+    while live.log().matches("OPENED 0 true").count() < 2 {
+        let log = live.log();
+        assert!(
+            !log.contains("failed to start") && !log.contains("EBUSY"),
+            "the restarted script could not reopen: {log}"
+        );
+        assert!(start.elapsed() < LIMIT, "no second run: {log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        live.log().contains("restarting the script"),
+        "{}",
+        live.log()
+    );
+}
