@@ -261,8 +261,12 @@ fn on_error_restart_restarts_the_script() {
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    live.signal("KILL");
+    // SIGTERM while it waits to restart (after the second crash) ends it cleanly.
+    live.wait_for("restart #2", Duration::from_secs(10));
+    live.signal("TERM");
     let run = live.finish(Duration::from_secs(10));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run.assert_logged("shutdown requested while waiting to restart");
     let started = run
         .script_lines()
         .iter()

@@ -85,10 +85,33 @@ fn run_scripts(
                 restarts += 1;
                 let backoff = Duration::from_secs(1 << restarts.min(5));
                 tracing::warn!("restarting the script in {backoff:?} (restart #{restarts})");
-                std::thread::sleep(backoff);
+                if shutdown_during(backoff, rx, io) {
+                    tracing::info!("shutdown requested while waiting to restart: exiting");
+                    return 0;
+                }
             }
         }
     }
+}
+
+/// Wait `delay` for the next start; true if a shutdown (SIGTERM/SIGINT) arrived meanwhile.
+/// Events for the ended runtime that arrive meanwhile are dropped.
+fn shutdown_during(
+    delay: Duration,
+    rx: &mut tokio::sync::mpsc::Receiver<js::LoopMsg>,
+    io: &tokio::runtime::Runtime,
+) -> bool {
+    io.block_on(async {
+        let deadline = tokio::time::Instant::now() + delay;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return false,
+                Ok(None) => return true,
+                Ok(Some(js::LoopMsg::Shutdown(_))) => return true,
+                Ok(Some(js::LoopMsg::Task(_))) => {}
+            }
+        }
+    })
 }
 
 /// SIGTERM/SIGINT: ask the scripts to shut down; a second signal exits at once.

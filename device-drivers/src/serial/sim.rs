@@ -6,6 +6,7 @@
 //! agent writes and writes what the device would send. [`SimPty::link_at`] points a stable name at
 //! the slave, the way udev maintains `/dev/serial/by-id/...`; dropping the `SimPty` is an unplug.
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,11 @@ impl SimPty {
             .name()
             .map(PathBuf::from)
             .ok_or_else(|| DeviceError::new(ErrorCode::Eio, "pty slave has no name"))?;
+        // serialport opens both ends without O_CLOEXEC: a child process spawned meanwhile would
+        // inherit the master and keep the pty alive, hiding an "unplug" (peer close).
+        for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
+            set_cloexec(fd)?;
+        }
         Ok(Self {
             master,
             _slave: slave,
@@ -185,4 +191,13 @@ mod tests {
             Err(ErrorCode::Einval)
         );
     }
+}
+
+fn set_cloexec(fd: std::os::fd::RawFd) -> Result<(), DeviceError> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    // SAFETY: `fd` belongs to a SerialStream we own and that stays open for this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map(|_| ())
+        .map_err(|e| DeviceError::new(ErrorCode::Eio, format!("pty: cannot set FD_CLOEXEC: {e}")))
 }
