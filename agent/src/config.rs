@@ -158,6 +158,17 @@ impl Config {
         cfg.source = Some(path.to_owned());
         cfg.agent.scripts = resolve(base, &cfg.agent.scripts);
         cfg.agent.state_dir = resolve(base, &cfg.agent.state_dir);
+        if let Some(m) = cfg.mqtt.as_mut() {
+            let files = [
+                &mut m.password_file,
+                &mut m.tls.ca_file,
+                &mut m.tls.cert_file,
+                &mut m.tls.key_file,
+            ];
+            for file in files.into_iter().flatten() {
+                *file = resolve(base, file);
+            }
+        }
         Ok(cfg)
     }
 
@@ -296,6 +307,19 @@ mod tests {
         let cfg = parse("[agent]\nscripts = \"js\"\nstate_dir = \"/var/lib/g\"\n").expect("valid");
         assert_eq!(cfg.agent.scripts, PathBuf::from("/etc/ganglion/js"));
         assert_eq!(cfg.agent.state_dir, PathBuf::from("/var/lib/g"));
+        let cfg = parse(
+            "[mqtt]\npassword_file = \"pass\"\n[mqtt.tls]\nca_file = \"tls/ca.pem\"\n\
+             cert_file = \"/abs/c.pem\"\nkey_file = \"c.key\"\n",
+        )
+        .expect("valid");
+        let m = cfg.mqtt.expect("[mqtt]");
+        assert_eq!(m.password_file, Some(PathBuf::from("/etc/ganglion/pass")));
+        assert_eq!(
+            m.tls.ca_file,
+            Some(PathBuf::from("/etc/ganglion/tls/ca.pem"))
+        );
+        assert_eq!(m.tls.cert_file, Some(PathBuf::from("/abs/c.pem")));
+        assert_eq!(m.tls.key_file, Some(PathBuf::from("/etc/ganglion/c.key")));
     }
 
     #[test]
