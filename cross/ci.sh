@@ -32,22 +32,22 @@ smoke() {  # smoke QEMU SYSROOT BIN: the cross-built agent starts and runs a scr
 }
 
 step setup "$here/setup.sh" || { echo "cross: 0 passed, 1 failed"; exit 1; }
-step "build aarch64" "$here/build.sh" aarch64 && {
-    step "qemu-aarch64 smoke" smoke qemu-aarch64 /usr/aarch64-linux-gnu target/cross/aarch64/ganglion
-    step "package arm64" "$here/package.sh" arm64 --bin target/cross/aarch64/ganglion
+step "build aarch64" "$here/build.sh" aarch64 --small && {
+    step "qemu-aarch64 smoke" smoke qemu-aarch64 /usr/aarch64-linux-gnu target/cross/aarch64-release-small/ganglion
+    step "package arm64" "$here/package.sh" arm64 --bin target/cross/aarch64-release-small/ganglion
 }
-step "build armv7" "$here/build.sh" armv7 && {
-    step "qemu-arm smoke" smoke qemu-arm /usr/arm-linux-gnueabihf target/cross/armv7/ganglion
-    step "package armhf" "$here/package.sh" armhf --bin target/cross/armv7/ganglion
+step "build armv7" "$here/build.sh" armv7 --small && {
+    step "qemu-arm smoke" smoke qemu-arm /usr/arm-linux-gnueabihf target/cross/armv7-release-small/ganglion
+    step "package armhf" "$here/package.sh" armhf --bin target/cross/armv7-release-small/ganglion
 }
-step "build aarch64-static" "$here/build.sh" aarch64-static && static_ok=1
+step "build aarch64-static" "$here/build.sh" aarch64-static --small && static_ok=1
 if [[ ${1:-} == --amd64 ]]; then
-    step "build x86_64" "$here/build.sh" x86_64 &&
-        step "package amd64" "$here/package.sh" amd64 --bin target/cross/x86_64/ganglion
+    step "build x86_64" "$here/build.sh" x86_64 --small &&
+        step "package amd64" "$here/package.sh" amd64 --bin target/cross/x86_64-release-small/ganglion
 fi
 step "emulated board self-test" "$here/emulated-board/selftest.sh"
 if [[ -n ${static_ok:-} ]]; then
-    step "emulated board agent smoke test" "$here/emulated-board/agent-smoke.sh" target/cross/aarch64-static/ganglion
+    step "emulated board agent smoke test" "$here/emulated-board/agent-smoke.sh" target/cross/aarch64-static-release-small/ganglion
 fi
 echo "cross: $pass passed, $fail failed"
 ((fail == 0))
