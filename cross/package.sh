@@ -4,7 +4,7 @@
 # plain shell in cross/debian/).
 #
 # Usage: cross/package.sh <arm64|armhf|amd64> [--bin PATH] [build.sh args, e.g. --no-default-features]
-#   --bin PATH  package this binary instead of running cross/build.sh for the architecture
+#   --bin PATH  package this binary instead of running `cross/build.sh <target> --small`
 # Output: target/deb/ganglion_<version>_<arch>.deb (path printed last).
 #
 # Contents: /usr/bin/ganglion; /etc/ganglion/ganglion.toml and /etc/ganglion/scripts/main.js
@@ -36,7 +36,7 @@ while (($#)); do
     shift
 done
 if [[ -z $bin ]]; then
-    bin=$("$here/build.sh" "$name" ${build_args[@]+"${build_args[@]}"} | tail -2 | head -1)
+    bin=$("$here/build.sh" "$name" --small ${build_args[@]+"${build_args[@]}"} | tail -2 | head -1)
 fi
 [[ -x $bin ]] || { echo "package: no executable at $bin" >&2; exit 1; }
 
@@ -93,6 +93,7 @@ printf 'ganglion (%s) unstable; urgency=medium\n\n  * Package built by cross/pac
 
 printf '/etc/ganglion/ganglion.toml\n/etc/ganglion/scripts/main.js\n' >"$stage/DEBIAN/conffiles"
 install -m 0755 "$here/debian/postinst" "$here/debian/prerm" "$here/debian/postrm" "$stage/DEBIAN/"
+[[ $arch == armhf ]] && install -m 0755 "$here/debian/preinst-armhf" "$stage/DEBIAN/preinst"
 size_kb=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 dep_line=$(printf '%s, ' "${depends[@]}")
 cat >"$stage/DEBIAN/control" <<CONTROL
