@@ -22,6 +22,10 @@ if command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.spli
 else
     echo "=== skipping the Node conformance run: Node.js >= 20.6 not found"
 fi
+if command -v npm >/dev/null; then
+    echo "=== TypeScript declarations (scripts/types) and the example scripts against them"
+    (cd scripts/types && npm ci --silent --no-audit --no-fund && npx tsc -p .)
+fi
 if [[ -x cross/ci.sh ]]; then
     echo "=== ARM builds, qemu and the emulated board"
     bash cross/ci.sh

@@ -105,15 +105,7 @@ declare module 'node:assert' {
 }
 
 type BufferEncoding = 'utf8' | 'utf-8' | 'hex' | 'base64' | 'base64url' | 'ascii' | 'latin1' | 'binary' | 'utf16le' | 'ucs2';
-declare class Buffer extends Uint8Array {
-  static from(data: string, encoding?: BufferEncoding): Buffer;
-  static from(data: ArrayLike<number> | ArrayBuffer | Uint8Array, byteOffset?: number, length?: number): Buffer;
-  static alloc(size: number, fill?: number | string | Uint8Array, encoding?: BufferEncoding): Buffer;
-  static allocUnsafe(size: number): Buffer;
-  static concat(list: readonly Uint8Array[], totalLength?: number): Buffer;
-  static byteLength(value: string | ArrayBuffer | ArrayBufferView, encoding?: BufferEncoding): number;
-  static isBuffer(value: unknown): value is Buffer;
-  static compare(a: Uint8Array, b: Uint8Array): -1 | 0 | 1;
+interface Buffer extends Uint8Array<ArrayBuffer> {
   toString(encoding?: BufferEncoding, start?: number, end?: number): string;
   toJSON(): { type: 'Buffer'; data: number[] };
   equals(other: Uint8Array): boolean;
@@ -138,9 +130,24 @@ declare class Buffer extends Uint8Array {
   writeFloatLE(value: number, offset?: number): number; writeFloatBE(value: number, offset?: number): number;
   writeDoubleLE(value: number, offset?: number): number; writeDoubleBE(value: number, offset?: number): number;
 }
+interface BufferConstructor {
+  new (size: number): Buffer;
+  readonly prototype: Buffer;
+  from(data: string, encoding?: BufferEncoding): Buffer;
+  from(data: ArrayLike<number> | ArrayBuffer | Uint8Array, byteOffset?: number, length?: number): Buffer;
+  alloc(size: number, fill?: number | string | Uint8Array, encoding?: BufferEncoding): Buffer;
+  allocUnsafe(size: number): Buffer;
+  concat(list: readonly Uint8Array[], totalLength?: number): Buffer;
+  byteLength(value: string | ArrayBuffer | ArrayBufferView, encoding?: BufferEncoding): number;
+  isBuffer(value: unknown): value is Buffer;
+  compare(a: Uint8Array, b: Uint8Array): -1 | 0 | 1;
+}
+declare var Buffer: BufferConstructor;
+
 declare module 'buffer' {
-  const BufferClass: typeof Buffer;
-  export { BufferClass as Buffer };
+  const BufferValue: BufferConstructor;
+  type BufferType = Buffer;
+  export { BufferValue as Buffer, BufferType };
 }
 declare module 'node:buffer' {
   export * from 'buffer';
@@ -161,7 +168,19 @@ interface Immediate {
 }
 
 /** `process`: Node's, limited to what a gateway script needs. `env` holds only what `[agent] env` exposes. */
-interface GanglionProcess extends import('events').EventEmitter {
+/** The EventEmitter methods, for global objects such as `process`. */
+interface GanglionEventEmitter {
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: string | symbol): this;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  listenerCount(event: string | symbol): number;
+}
+
+interface GanglionProcess extends GanglionEventEmitter {
   env: Record<string, string | undefined>;
   argv: string[];
   argv0: string;
@@ -210,3 +229,56 @@ declare var console: {
   time(label?: string): void; timeEnd(label?: string): void; timeLog(label?: string, ...args: any[]): void;
 };
 declare var performance: { now(): number; timeOrigin: number };
+
+// Web platform globals (agent/js/web.js installs them where QuickJS lacks them).
+interface Event {
+  readonly type: string;
+  readonly defaultPrevented: boolean;
+  readonly target: EventTarget | null;
+  preventDefault(): void;
+  stopImmediatePropagation(): void;
+}
+declare var Event: { prototype: Event; new (type: string, init?: { cancelable?: boolean }): Event };
+interface EventTarget {
+  addEventListener(type: string, listener: ((event: Event) => void) | null, options?: { once?: boolean; signal?: AbortSignal } | boolean): void;
+  removeEventListener(type: string, listener: ((event: Event) => void) | null): void;
+  dispatchEvent(event: Event): boolean;
+}
+declare var EventTarget: { prototype: EventTarget; new (): EventTarget };
+interface AbortSignal extends EventTarget {
+  readonly aborted: boolean;
+  readonly reason: any;
+  onabort: ((event: Event) => void) | null;
+  throwIfAborted(): void;
+}
+declare var AbortSignal: {
+  prototype: AbortSignal;
+  abort(reason?: any): AbortSignal;
+  timeout(ms: number): AbortSignal;
+  any(signals: AbortSignal[]): AbortSignal;
+};
+interface AbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: any): void;
+}
+declare var AbortController: { prototype: AbortController; new (): AbortController };
+interface TextEncoder {
+  readonly encoding: 'utf-8';
+  encode(input?: string): Uint8Array;
+  encodeInto(source: string, destination: Uint8Array): { read: number; written: number };
+}
+declare var TextEncoder: { prototype: TextEncoder; new (): TextEncoder };
+interface TextDecoder {
+  readonly encoding: string;
+  readonly fatal: boolean;
+  readonly ignoreBOM: boolean;
+  decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string;
+}
+declare var TextDecoder: {
+  prototype: TextDecoder;
+  new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }): TextDecoder;
+};
+interface DOMException extends Error {
+  readonly code: number;
+}
+declare var DOMException: { prototype: DOMException; new (message?: string, name?: string): DOMException };
