@@ -377,11 +377,24 @@ fn open(
     }
     let mut events = service.events();
     let tx = sender.clone();
+    let handle = service.handle.clone();
+    let mut reported_drops = handle.stats().dropped;
     let pump = services.tokio.spawn(async move {
         loop {
             let ev = match events.recv().await {
+                // Drop counts come from the stats (updated before each event), so events
+                // skipped while the script was busy (Lagged) still add up to stats().dropped.
+                Ok(MqttEvent::Dropped { .. })
+                | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let total = handle.stats().dropped;
+                    if total <= reported_drops {
+                        continue;
+                    }
+                    let count = total - reported_drops;
+                    reported_drops = total;
+                    MqttEvent::Dropped { count }
+                }
                 Ok(ev) => ev,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(_) => break,
             };
             let sent = tx
