@@ -163,9 +163,11 @@ impl Mosquitto {
             format!("listener {} 127.0.0.1\n{}", t.port, t.lines)
         });
         // Root drops privileges to `user`; stay root so the log in the temp dir stays writable.
+        // TCP_NODELAY: without it a small packet can wait for a delayed ACK (~40 ms).
         let text = format!(
             "user root\n{persistence}log_dest file {}\nlog_type error\nlog_type warning\n\
              log_type notice\nmax_queued_messages 100000\nallow_anonymous true\n\
+             set_tcp_nodelay true\n\
              listener {port} 127.0.0.1\n{tls_section}",
             dir.path().join("mosquitto.log").display()
         );
