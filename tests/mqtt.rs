@@ -509,6 +509,18 @@ process.exit(0);
             break;
         }
     }
+    // `ganglion sub --config` takes the URL, CA and client certificate from the agent's config:
+    // it sees the retained presence the agent left at its graceful exit.
+    let sub = ganglion()
+        .args(["sub", "ganglion/tlsok/status", "--count", "1", "--config"])
+        .arg(ok.path("ganglion.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ganglion sub");
+    let printed = finish(sub, LIMIT);
+    assert_eq!(printed.code, Some(0), "{}", printed.stderr);
+    assert_eq!(printed.stdout, "ganglion/tlsok/status offline\n");
 
     let other = TestCerts::generate();
     let bad = agent(
