@@ -6,9 +6,8 @@
 //! committed files and rewrites them with `GANGLION_UPDATE_CORPUS=1`.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,79 +15,10 @@ use ganglion::ota::bundle::{encode, hex, sha256, FileEntry, Manifest, Target, FO
 use ganglion::ota::transfer::split;
 use ganglion::ota::verify::sign;
 
+use crate::common::mosquitto::Mosquitto;
 use crate::common::{ganglion, repo, Live};
 
 const LIMIT: Duration = Duration::from_secs(40);
-
-// ---------------------------------------------------------------- Mosquitto (from mqtt::testutil)
-
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| PathBuf::from("mosquitto"));
-        for _ in 0..5 {
-            let port = TcpListener::bind(("127.0.0.1", 0))
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port();
-            let dir = tempfile::tempdir().expect("tempdir");
-            let conf = dir.path().join("mosquitto.conf");
-            fs::write(
-                &conf,
-                format!(
-                    "user root\npersistence false\nlog_dest file {}\nmax_queued_messages 100000\n\
-                     listener {port} 127.0.0.1\nallow_anonymous true\n",
-                    dir.path().join("log").display()
-                ),
-            )
-            .expect("conf");
-            let child = Command::new(&bin)
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn mosquitto (Debian package `mosquitto`)");
-            let mut broker = Mosquitto {
-                child,
-                port,
-                _dir: dir,
-            };
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10) {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return broker;
-                }
-                if broker.child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = broker.child.kill();
-        }
-        panic!("mosquitto did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---------------------------------------------------------------- an MQTT observer
 
@@ -485,7 +415,7 @@ impl Agent {
              [ota]\ntrusted_keys = [{}]\ngroup = \"lab\"\ntrial = \"1500ms\"\ntrial_max_errors = 2\n\
              require_healthy = true\ntransfer_timeout = \"1500ms\"\nmax_bundle_size = \"64KiB\"\nkeep = 2\n",
             self.id,
-            broker.url(),
+            format!("mqtt://127.0.0.1:{}", broker.port()),
             keys.join(", ")
         );
         fs::write(self.config(), text).expect("config");
@@ -578,7 +508,7 @@ fn good_bundles_are_committed_and_run() {
     );
     let public = fs::read_to_string(work.path().join("keys/ota-signing.pub")).expect("pub");
     let agent = Agent::new("gw-1", &broker, &[public.trim().to_owned()]);
-    let obs = Observer::connect(broker.port);
+    let obs = Observer::connect(broker.port());
     let live = agent.start(None);
     obs.wait_more(&agent.tick(), "base", 3, &live);
 
@@ -606,7 +536,12 @@ fn good_bundles_are_committed_and_run() {
         let mut cmd = ganglion();
         cmd.arg("deploy")
             .arg(&file)
-            .args(["--url", &broker.url(), "--timeout", "40s"])
+            .args([
+                "--url",
+                &format!("mqtt://127.0.0.1:{}", broker.port()),
+                "--timeout",
+                "40s",
+            ])
             .args(target);
         let out = cmd.output().expect("deploy");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -639,7 +574,7 @@ fn good_bundles_are_committed_and_run() {
     let list = agent.scripts("list");
     assert!(list.contains("* 1.1.0"), "{list}");
     assert!(list.contains("  1.0.0"), "{list}");
-    let status = retained_status(broker.port, &agent.status_topic());
+    let status = retained_status(broker.port(), &agent.status_topic());
     assert_eq!(status["state"], "committed");
     assert_eq!(status["running"], "1.1.0");
 
@@ -660,7 +595,7 @@ fn good_bundles_are_committed_and_run() {
 fn bad_bundles_are_rejected_while_the_old_script_runs() {
     let broker = Mosquitto::start();
     let agent = Agent::new("gw-2", &broker, &[]);
-    let obs = Observer::connect(broker.port);
+    let obs = Observer::connect(broker.port());
     let live = agent.start(None);
     obs.wait_more(&agent.tick(), "base", 2, &live);
     obs.deploy(
@@ -732,7 +667,7 @@ fn bad_bundles_are_rejected_while_the_old_script_runs() {
 fn failing_versions_are_rolled_back() {
     let broker = Mosquitto::start();
     let agent = Agent::new("gw-3", &broker, &[]);
-    let obs = Observer::connect(broker.port);
+    let obs = Observer::connect(broker.port());
     let live = agent.start(None);
     obs.wait_more(&agent.tick(), "base", 2, &live);
     let cases = [
@@ -800,7 +735,7 @@ fn failing_versions_are_rolled_back() {
 fn killed_at_each_install_step_recovers() {
     let broker = Mosquitto::start();
     let agent = Agent::new("gw-1", &broker, &[]);
-    let obs = Observer::connect(broker.port);
+    let obs = Observer::connect(broker.port());
     let steps = [
         ("installing", "rejected"),
         ("staging", "rejected"),
@@ -834,7 +769,7 @@ fn killed_at_each_install_step_recovers() {
         }
         let live = agent.start(None);
         obs.wait_more(&agent.tick(), &running, 3, &live);
-        let st = retained_status(broker.port, &agent.status_topic());
+        let st = retained_status(broker.port(), &agent.status_topic());
         assert_eq!(st["deployment"], version.as_str(), "{step}: {st}");
         assert_eq!(st["state"], *expect, "{step}: {st}");
         if *expect != "committed" {
