@@ -25,8 +25,13 @@ smoke() {  # smoke QEMU SYSROOT BIN: the cross-built agent starts and runs a scr
     local js
     js=$(mktemp --suffix=.js)
     echo 'console.log("smoke", 6 * 7)' >"$js"
-    "$1" -L "$2" "$3" --version && "$1" -L "$2" "$3" run "$js" 2>&1 | tee /dev/stderr | grep -q 'smoke 42'
-    local rc=$?
+    local out rc=1
+    # (no `tee /dev/stderr`: it truncates the log when stderr is a file)
+    if "$1" -L "$2" "$3" --version; then
+        out=$("$1" -L "$2" "$3" run "$js" 2>&1)
+        printf '%s\n' "$out"
+        grep -q 'smoke 42' <<<"$out" && rc=0
+    fi
     rm -f "$js"
     return $rc
 }
