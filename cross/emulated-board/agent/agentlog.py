@@ -33,6 +33,15 @@ def load(out):
     return events, msgs, records
 
 
+def uptime_of(out, msg):
+    """Guest uptime (s) at which the agent logged `msg` (a record from `load`), or None."""
+    events, _, _ = load(out)
+    start = next((e for e in events if e.get("event") == "agent-start"), None)
+    if start is None or "timestamp" not in msg:
+        return None
+    return start["uptime"] + (_ts(msg["timestamp"]) - start["epoch"])
+
+
 def boot_to_first(out):
     """Guest uptime (s) at the first script message: kernel start to first reading."""
     events, msgs, _ = load(out)
