@@ -411,11 +411,11 @@ impl Agent {
         let text = format!(
             "[agent]\nid = \"{}\"\nscripts = \"scripts\"\nstate_dir = \"state\"\nshutdown_grace = \"1s\"\n\n\
              [limits]\nmemory = \"8MiB\"\n\n\
-             [mqtt]\nurl = \"{}\"\n\n\
+             [mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n\n\
              [ota]\ntrusted_keys = [{}]\ngroup = \"lab\"\ntrial = \"1500ms\"\ntrial_max_errors = 2\n\
              require_healthy = true\ntransfer_timeout = \"1500ms\"\nmax_bundle_size = \"64KiB\"\nkeep = 2\n",
             self.id,
-            format!("mqtt://127.0.0.1:{}", broker.port()),
+            broker.port(),
             keys.join(", ")
         );
         fs::write(self.config(), text).expect("config");

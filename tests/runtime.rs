@@ -347,3 +347,85 @@ fn js_conformance_suites() {
     }
     assert!(ran >= 1, "no conformance suites found in {}", dir.display());
 }
+
+/// systemd's side of `Type=notify` + `WatchdogSec=`: READY=1 once the script runs, WATCHDOG=1
+/// pings from the live event loop, none while a callback blocks the loop, STOPPING=1 on SIGTERM.
+#[test]
+fn systemd_ready_and_watchdog_pings_come_from_the_live_loop() {
+    use std::os::unix::net::UnixDatagram;
+    let s = Scripts::new(&[
+        (
+            "ganglion.toml",
+            "[agent]\nscripts = \".\"\nshutdown_grace = \"200ms\"\n[limits]\ncallback_time = \"3s\"\n",
+        ),
+        (
+            "main.js",
+            "setInterval(() => {}, 1000);\n\
+             setTimeout(() => { console.log('spinning'); const t = Date.now(); while (Date.now() - t < 2000) {} console.log('free'); }, 500);\n",
+        ),
+    ]);
+    let sock_path = s.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let mut cmd = ganglion();
+    cmd.args(["run", "--config"])
+        .arg(s.path("ganglion.toml"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000");
+    let live = Live::spawn(cmd);
+    let mut got: Vec<(std::time::Instant, String)> = Vec::new();
+    let mut buf = [0u8; 512];
+    let start = std::time::Instant::now();
+    let mut spinning_at = None;
+    let mut free_at = None;
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push((
+                std::time::Instant::now(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+        let log = live.log();
+        if spinning_at.is_none() && log.contains("script: spinning") {
+            spinning_at = Some(std::time::Instant::now());
+        }
+        if free_at.is_none() && log.contains("script: free") {
+            free_at = Some(std::time::Instant::now());
+        }
+        if free_at.is_some_and(|f| f.elapsed() > Duration::from_millis(600)) {
+            break;
+        }
+    }
+    live.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(n) = sock.recv(&mut buf) {
+        got.push((
+            std::time::Instant::now(),
+            String::from_utf8_lossy(&buf[..n]).into_owned(),
+        ));
+    }
+    let run = live.finish(Duration::from_secs(10));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(spinning_at.is_some() && free_at.is_some(), "{}", run.stderr);
+    assert!(got[0].1.contains("READY=1"), "first message: {got:?}");
+    let pings: Vec<std::time::Instant> = got
+        .iter()
+        .filter(|(_, m)| m.contains("WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    // Every 100 ms while the loop turns; one long silence while the callback blocked it (2 s).
+    let gaps: Vec<Duration> = pings.windows(2).map(|w| w[1] - w[0]).collect();
+    let longest = gaps.iter().copied().max().unwrap_or_default();
+    let blocked_at = gaps.iter().position(|g| *g == longest).unwrap_or(0);
+    assert!(
+        longest >= Duration::from_millis(1500),
+        "no silence while blocked: {gaps:?}"
+    );
+    assert!(blocked_at >= 2, "pings before the block: {gaps:?}");
+    assert!(
+        pings.len() > blocked_at + 3,
+        "pings after the block: {gaps:?}"
+    );
+    assert!(got.iter().any(|(_, m)| m.contains("STOPPING=1")), "{got:?}");
+}

@@ -11,6 +11,7 @@ pub mod loader;
 mod native;
 pub mod runtime;
 pub mod timers;
+pub mod watchdog;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;

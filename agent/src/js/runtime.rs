@@ -184,8 +184,11 @@ async fn event_loop(
     let mut batch: Vec<LoopMsg> = Vec::with_capacity(BATCH);
     let restart_on_error = opts.on_error == OnError::Restart;
     let errors_at_start = shared.errors.get();
+    let mut watchdog = super::watchdog::Watchdog::from_env();
+    super::watchdog::ready(&opts.entry.to_string_lossy());
 
     loop {
+        watchdog.ping_if_due(Instant::now());
         // ---- timers phase: everything due as of the phase start, in deadline order
         let now = Instant::now();
         let due = shared
@@ -250,6 +253,10 @@ async fn event_loop(
             if let Some(d) = shutdown_deadline {
                 wake = Some(wake.map_or(d, |w| w.min(d)));
             }
+            // Wake in time for the next systemd watchdog ping even when idle.
+            if let Some(d) = watchdog.next_due() {
+                wake = Some(wake.map_or(d, |w| w.min(d)));
+            }
             match wake {
                 Some(w) if w <= Instant::now() => rx.try_recv().ok(),
                 Some(w) => {
@@ -299,6 +306,7 @@ async fn event_loop(
                                 tracing::info!(
                                     "shutting down ({reason}): emitting 'shutdown' to scripts"
                                 );
+                                super::watchdog::stopping();
                                 shutdown_deadline = Some(Instant::now() + opts.shutdown_grace);
                                 if let Ok(f) = host.get::<_, Function<'_>>("emitShutdown") {
                                     shared.arm();
