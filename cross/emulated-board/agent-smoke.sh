@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Smoke test of the static aarch64 agent on the emulated board: GPIO output and edges, I2C through
+# Smoke test of the aarch64 agent (static or dynamic) on the emulated board: GPIO output and edges, I2C through
 # i2c-stub, UART both ways, through the agent's embedded:io classes and the qemu-virt board file.
-# Usage: agent-smoke.sh [AGENT] [run.sh options]   (AGENT default: target/cross/aarch64-static/ganglion)
+# Usage: agent-smoke.sh [AGENT] [run.sh options]   (AGENT default: target/cross/aarch64-release-small/ganglion)
 set -euo pipefail
 d=$(cd "$(dirname "$0")" && pwd)
-agent=$d/../../target/cross/aarch64-static/ganglion
+agent=$d/../../target/cross/aarch64-release-small/ganglion
 if [[ $# -gt 0 && $1 != -* ]]; then agent=$1; shift; fi
-[[ -x $agent ]] || { echo "no agent at $agent: run cross/build.sh aarch64-static" >&2; exit 1; }
+[[ -x $agent ]] || { echo "no agent at $agent: run cross/build.sh aarch64 --small" >&2; exit 1; }
 s=$d/agent-smoke
 env=$(mktemp)
 trap 'rm -f "$env"' EXIT

@@ -7,7 +7,9 @@
 #   --seed FILE        i2c-stub seed: lines "ADDR REG VALUE... [MODE]" for `i2cset -y BUS`; the stub
 #                      answers at every ADDR named there (default 0x76 only)
 #   --uart-plan FILE   what the host side of /dev/ttyS0 does (see uart_peer.py)
-#   --agent PATH       static aarch64 ganglion binary -> /usr/bin/ganglion
+#   --agent PATH       aarch64 ganglion binary -> /usr/bin/ganglion; static, or dynamic with glibc:
+#                      then its interpreter and NEEDED libraries (recursively) are copied from
+#                      $AARCH64_SYSROOT (default /usr/aarch64-linux-gnu) into the guest's /lib
 #   --config FILE      -> /etc/ganglion/ganglion.toml
 #   --board FILE       -> /etc/ganglion/boards/<name>       (repeatable)
 #   --script FILE      -> /etc/ganglion/scripts/<name>      (repeatable)
@@ -55,9 +57,29 @@ done
 for f in "$test_file" $seed $plan $agent $config; do [[ -f $f ]] || die "file not found: $f"; done
 [[ $gpio_names =~ ^[0-9]+=[A-Za-z0-9_.-]+(,[0-9]+=[A-Za-z0-9_.-]+)*$ ]] \
     || die "--gpio-names '$gpio_names': want N=NAME[,N=NAME...]"
-for tool in qemu-system-aarch64 python3 cpio depmod aarch64-linux-gnu-gcc; do
+for tool in qemu-system-aarch64 python3 cpio depmod aarch64-linux-gnu-gcc aarch64-linux-gnu-readelf; do
     command -v "$tool" >/dev/null || die "$tool not found: run cross/setup.sh"
 done
+
+# glibc_closure BIN: SRC=DEST pairs for BIN's ELF interpreter and NEEDED libraries (recursively).
+glibc_closure() {
+    local sysroot=${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu} interp queue=("$1") seen=" " f lib
+    interp=$(aarch64-linux-gnu-readelf -l "$1" | sed -n 's/.*interpreter: \(.*\)]/\1/p')
+    [[ -z $interp ]] && return 0
+    [[ -f $sysroot/lib/$(basename "$interp") ]] || die "no $(basename "$interp") in $sysroot/lib"
+    echo "$sysroot/lib/$(basename "$interp")=$interp"
+    while ((${#queue[@]})); do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        for lib in $(aarch64-linux-gnu-readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [[ $seen == *" $lib "* || $lib == "$(basename "$interp")" ]] && continue
+            seen+="$lib "
+            [[ -f $sysroot/lib/$lib ]] || die "$1 needs $lib, not found in $sysroot/lib"
+            echo "$sysroot/lib/$lib=/lib/$lib"
+            queue+=("$sysroot/lib/$lib")
+        done
+    done
+}
 
 auto_out=0
 if [[ -z $out ]]; then
@@ -100,7 +122,12 @@ TEST_TIMEOUT=$test_timeout
 ENV
 add=("$out/emu.env=/etc/emu.env" "$test_file=/test.sh")
 [[ -n $seed ]] && add+=("$seed=/etc/emu-seed.txt")
-[[ -n $agent ]] && add+=("$agent=/usr/bin/ganglion")
+if [[ -n $agent ]]; then
+    add+=("$agent=/usr/bin/ganglion")
+    # A dynamic (glibc) agent gets its interpreter and libraries from the cross toolchain's sysroot.
+    mapfile -t libs < <(glibc_closure "$agent")
+    add+=(${libs[@]+"${libs[@]}"})
+fi
 [[ -n $config ]] && add+=("$config=/etc/ganglion/ganglion.toml")
 add+=(${files[@]+"${files[@]}"})
 "$EMU_DIR/make-initramfs.sh" "$kabi" "$out/initrd.cpio.gz" "${add[@]}"
