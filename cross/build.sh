@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release build of the `ganglion` agent for one target, from this x86_64 machine.
 #
-# Usage: cross/build.sh <aarch64|armv7|aarch64-static|x86_64> [--small] [--profile NAME] [cargo args...]
+# Usage: cross/build.sh <aarch64|armv7|aarch64-static|x86_64> [--small|--fast] [--profile NAME] [cargo args...]
 #   aarch64         aarch64-unknown-linux-gnu (Pi 3/4/5, Zero 2 W on 64-bit Raspberry Pi OS)
 #   armv7           armv7-unknown-linux-gnueabihf (32-bit Raspberry Pi OS)
 #   aarch64-static  aarch64-unknown-linux-gnu, glibc linked statically (+crt-static): for the emulated
@@ -11,6 +11,8 @@
 #   x86_64          x86_64-unknown-linux-gnu
 #   --small         profile "release-small": release with opt-level "s", but 3 for QuickJS (rquickjs-sys,
 #                   rquickjs-core); defined here via --config
+#   --fast          profile "release-fast": release-small with lto = "thin", codegen-units = 16 (builds
+#                   in parallel: for CI runs that only test the binary; packages use --small)
 #   other args go to cargo (e.g. --no-default-features, --features X)
 # Output: target/cross/<target>[-<profile>]/ganglion (stripped); prints its path and size.
 set -euo pipefail
@@ -36,6 +38,13 @@ while (($#)); do
                       --config 'profile.release-small.opt-level="s"'
                       --config 'profile.release-small.package.rquickjs-sys.opt-level=3'
                       --config 'profile.release-small.package.rquickjs-core.opt-level=3') ;;
+        --fast) profile=release-fast
+                cfg=(--config 'profile.release-fast.inherits="release"'
+                     --config 'profile.release-fast.opt-level="s"'
+                     --config 'profile.release-fast.lto="thin"'
+                     --config 'profile.release-fast.codegen-units=16'
+                     --config 'profile.release-fast.package.rquickjs-sys.opt-level=3'
+                     --config 'profile.release-fast.package.rquickjs-core.opt-level=3') ;;
         --profile) profile=$2; shift ;;
         -h|--help) usage ;;
         *) cargo_args+=("$1") ;;
