@@ -17,6 +17,7 @@ sysroot=${3:-/usr/aarch64-linux-gnu}
 want=(climate room analog light flow probe)
 say() { echo "[qemu-user-mqtt] $*" >&2; }
 [[ -x $agent ]] || { say "no agent at $agent"; exit 1; }
+agent=$(realpath "$agent")  # the agent runs in a temporary folder
 command -v mosquitto >/dev/null || { say "mosquitto not found (apt install mosquitto)"; exit 1; }
 sub=${GANGLION_SUB:-}
 for c in "$root/target/debug/ganglion" "$root"/target/cross/x86_64*/ganglion; do
@@ -65,12 +66,17 @@ t0=$(date +%s.%N)
 apid=$!
 
 # Wait (at most 60 s) until every wanted sensor has published a JSON reading.
-python3 - "$tmp/sub.txt" "$t0" "${want[@]}" <<'PY' || { say "FAILED; agent log tail:"; tail -20 "$tmp/agent.log" >&2; tail -5 "$tmp/sub.log" >&2; exit 1; }
-import json, sys, time
-path, t0, want = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+python3 - "$tmp/sub.txt" "$t0" "$apid" "${want[@]}" <<'PY' || { say "FAILED; agent log tail:"; tail -20 "$tmp/agent.log" >&2; tail -5 "$tmp/sub.log" >&2; exit 1; }
+import json, os, sys, time
+path, t0, apid, want = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 got = {}
 deadline = time.time() + 60
 while time.time() < deadline and len(got) < len(want):
+    try:
+        os.kill(apid, 0)
+    except ProcessLookupError:
+        print("the agent exited early")
+        break
     for line in open(path, encoding="utf-8", errors="replace"):
         topic, _, payload = line.rstrip("\n").partition(" ")
         name = topic.rsplit("/", 1)[-1]
