@@ -1,0 +1,693 @@
+//! Results of a comparison run: medians with min–max, the markdown table (printed and written
+//! into docs/benchmarks.md between its `results` markers), the SVG chart and the machine.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use crate::procs::{output, size_of, Runtime, Setup};
+
+/// One throughput run of one runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadRun {
+    /// Readings (events) per second, first emit → last PUBLISH written / last PUBACK.
+    pub rate: f64,
+    /// Readings per second until the runtime had accepted the last publish.
+    pub accept_rate: f64,
+    /// VmRSS 1 s after connect, before the load, in kB.
+    pub idle_kb: u64,
+    /// RssAnon at the same moment (RSS without file-backed pages such as code), in kB.
+    pub idle_anon_kb: u64,
+    /// VmHWM at the end of the load, in kB.
+    pub peak_kb: u64,
+    /// User CPU time of all threads during the load, s.
+    pub cpu_user_s: f64,
+    /// System (kernel) CPU time of all threads during the load, s.
+    pub cpu_sys_s: f64,
+}
+
+/// One latency run of one runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EdgeRun {
+    /// Edge → PUBLISH on the wire, median, µs.
+    pub p50_us: f64,
+    /// Edge → PUBLISH on the wire, 99th percentile, µs.
+    pub p99_us: f64,
+    /// Handler start → PUBLISH on the wire, median, µs.
+    pub js_p50_us: f64,
+    /// Handler start → PUBLISH on the wire, 99th percentile, µs.
+    pub js_p99_us: f64,
+    /// Edges measured.
+    pub samples: usize,
+}
+
+/// What the verifying subscriber saw of one runtime's QoS 1 run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Verify {
+    /// Distinct messages expected.
+    pub expected: u64,
+    /// Distinct expected messages delivered.
+    pub matched: u64,
+    /// Extra copies delivered (QoS 1 allows them).
+    pub duplicates: u64,
+    /// Messages that were not expected byte for byte.
+    pub unexpected: u64,
+}
+
+/// The machine and software the run was measured on.
+#[derive(Debug, Clone, Default)]
+pub struct Machine {
+    /// CPU model.
+    pub cpu: String,
+    /// Logical CPUs.
+    pub cores: usize,
+    /// Memory in GiB.
+    pub mem_gib: f64,
+    /// Kernel release.
+    pub kernel: String,
+    /// `node --version`.
+    pub node: String,
+    /// MQTT.js version from bench/node/node_modules.
+    pub mqttjs: String,
+    /// Mosquitto banner.
+    pub mosquitto: String,
+    /// `rustc --version`.
+    pub rustc: String,
+    /// Git commit of the tree measured.
+    pub commit: String,
+    /// UTC date and time.
+    pub date: String,
+    /// Size of the ganglion binary after `strip -s`.
+    pub ganglion_stripped: u64,
+    /// Size of the node executable.
+    pub node_size: u64,
+    /// Size of bench/node/node_modules (MQTT.js and its dependencies).
+    pub node_modules: u64,
+    /// Load average when the run started.
+    pub load_start: String,
+    /// Load average after the throughput runs.
+    pub load_mid: String,
+    /// Load average at the end.
+    pub load_end: String,
+}
+
+impl Machine {
+    /// Reads the machine's description and the programs' versions and sizes.
+    pub fn probe(setup: &Setup, mosquitto: &str) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let mem_kb: f64 = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0.0);
+        let stripped = setup.scratch.join("ganglion.stripped");
+        let strip_ok = Command::new("strip")
+            .arg("-s")
+            .arg("-o")
+            .arg(&stripped)
+            .arg(&setup.ganglion)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        let node_path = output(Command::new(&setup.node).args(["-p", "process.execPath"]));
+        let mqttjs =
+            std::fs::read_to_string(setup.root.join("bench/node/node_modules/mqtt/package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["version"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            mem_gib: mem_kb / 1024.0 / 1024.0,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            node: output(Command::new(&setup.node).arg("--version")),
+            mqttjs,
+            mosquitto: mosquitto.to_owned(),
+            rustc: output(Command::new("rustc").arg("--version")),
+            commit: output(
+                Command::new("git")
+                    .args(["rev-parse", "--short", "HEAD"])
+                    .current_dir(&setup.root),
+            ),
+            date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
+            ganglion_stripped: if strip_ok { size_of(&stripped) } else { 0 },
+            node_size: size_of(Path::new(&node_path)),
+            node_modules: size_of(&setup.root.join("bench/node/node_modules")),
+            load_start: crate::loadavg(),
+            load_mid: String::new(),
+            load_end: String::new(),
+        }
+    }
+}
+
+/// Everything measured.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Runs per figure.
+    pub runs: usize,
+    /// Readings per throughput run.
+    pub events: u64,
+    /// QoS 1 in-flight window of all three.
+    pub inflight: u64,
+    /// Readings per batch.
+    pub batch: u64,
+    /// Throughput runs by (runtime, QoS).
+    pub load: HashMap<(Runtime, u8), Vec<LoadRun>>,
+    /// Start → first PUBACK in ms, by runtime.
+    pub start: HashMap<Runtime, Vec<f64>>,
+    /// Latency runs by (runtime, QoS).
+    pub edge: HashMap<(Runtime, u8), Vec<EdgeRun>>,
+    /// The verification runs.
+    pub verify: HashMap<Runtime, Verify>,
+    /// Where it ran.
+    pub machine: Machine,
+}
+
+impl Results {
+    /// Empty results for a run with these settings.
+    pub fn new(runs: usize, events: u64, inflight: u64, batch: u64) -> Results {
+        Results {
+            runs,
+            events,
+            inflight,
+            batch,
+            ..Results::default()
+        }
+    }
+
+    fn loads(&self, rt: Runtime, qos: u8, f: impl Fn(&LoadRun) -> f64) -> Stat {
+        Stat::of(
+            self.load
+                .get(&(rt, qos))
+                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
+        )
+    }
+
+    fn idle(&self, rt: Runtime) -> Stat {
+        self.idle_by(rt, |r| r.idle_kb)
+    }
+
+    fn idle_by(&self, rt: Runtime, f: impl Fn(&LoadRun) -> u64) -> Stat {
+        let mut all = Vec::new();
+        for qos in [0, 1] {
+            if let Some(v) = self.load.get(&(rt, qos)) {
+                all.extend(v.iter().map(|r| f(r) as f64 / 1024.0));
+            }
+        }
+        Stat::of(all)
+    }
+
+    fn edges(&self, rt: Runtime, qos: u8, f: impl Fn(&EdgeRun) -> f64) -> Stat {
+        Stat::of(
+            self.edge
+                .get(&(rt, qos))
+                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
+        )
+    }
+
+    fn starts(&self, rt: Runtime) -> Stat {
+        Stat::of(self.start.get(&rt).cloned().unwrap_or_default())
+    }
+}
+
+/// Median, min and max of some runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stat {
+    /// Median (the mean of the middle two for an even count).
+    pub med: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Runs.
+    pub n: usize,
+}
+
+impl Stat {
+    fn of(mut v: Vec<f64>) -> Stat {
+        if v.is_empty() {
+            return Stat::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let med = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Stat {
+            med,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        }
+    }
+}
+
+/// Nearest-rank percentile `p` (0–100) of `v` (sorted in place); 0 for no values.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// A number with thousands separators and `digits` decimals.
+fn num(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(a, b)| (a, b));
+    let (sign, int) = int.strip_prefix('-').map_or(("", int), |i| ("-", i));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{out}")
+    } else {
+        format!("{sign}{out}.{frac}")
+    }
+}
+
+fn cell(s: Stat, digits: usize, unit: &str) -> String {
+    if s.n == 0 {
+        return "—".to_owned();
+    }
+    format!(
+        "{}{unit} ({}–{})",
+        num(s.med, digits),
+        num(s.min, digits),
+        num(s.max, digits)
+    )
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1024.0 / 1024.0)
+}
+
+fn ok(met: bool) -> &'static str {
+    if met {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+/// The results as markdown: machine, settings, the table and the targets.
+pub fn markdown(r: &Results) -> String {
+    let m = &r.machine;
+    let mut s = String::new();
+    let _ = writeln!(s, "Measured {} at commit `{}` on:\n", m.date, m.commit);
+    let _ = writeln!(
+        s,
+        "- {} × {}, {:.1} GiB RAM, Linux {}; load average (1, 5, 15 min) {} at the start, {} after the \
+         throughput runs, {} at the end (the cores are shared with other work, so absolute figures \
+         vary between runs; the ratios come from the same run)",
+        m.cores, m.cpu, m.mem_gib, m.kernel, m.load_start, m.load_mid, m.load_end
+    );
+    let _ = writeln!(
+        s,
+        "- Node.js {}, MQTT.js {}, {}, {}",
+        m.node, m.mqttjs, m.mosquitto, m.rustc
+    );
+    let _ = writeln!(
+        s,
+        "- {} runs per figure as fresh processes (start-up: {}), median (min–max); {} readings per \
+         throughput run ({} messages), emitted {} per macrotask; at most {} QoS 1 messages in flight \
+         for all three\n",
+        r.runs,
+        r.start.values().map(Vec::len).max().unwrap_or(0),
+        num(r.events as f64, 0),
+        num(crate::workload::messages_for(r.events) as f64, 0),
+        r.batch,
+        r.inflight
+    );
+    let _ = writeln!(
+        s,
+        "| figure | Ganglion | Node.js | Ganglion ÷ Node.js | ceiling (Rust rumqttc, no JS) | target | met |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let (g, n, c) = (Runtime::Ganglion, Runtime::Node, Runtime::Ceiling);
+    for qos in [0u8, 1] {
+        let (gs, ns, cs) = (
+            r.loads(g, qos, |l| l.rate),
+            r.loads(n, qos, |l| l.rate),
+            r.loads(c, qos, |l| l.rate),
+        );
+        let ratio = gs.med / ns.med;
+        let of_ceiling = gs.med / cs.med;
+        let what = if qos == 0 {
+            "QoS 0 throughput (until written to the socket), events/s"
+        } else {
+            "QoS 1 throughput (until every PUBACK; Ganglion: durable queue, fsync batch), events/s"
+        };
+        let _ = writeln!(
+            s,
+            "| {what} | {} | {} | {ratio:.2}× | {} — Ganglion at {:.0} % | ≥ 3× Node.js, ≥ 80 % of the ceiling | {} |",
+            cell(gs, 0, ""),
+            cell(ns, 0, ""),
+            cell(cs, 0, ""),
+            of_ceiling * 100.0,
+            ok(ratio >= 3.0 && of_ceiling >= 0.8)
+        );
+    }
+    for qos in [0u8, 1] {
+        let per_k = r.events as f64 / 1000.0;
+        let cpu = |rt| r.loads(rt, qos, |l| (l.cpu_user_s + l.cpu_sys_s) * 1000.0 / per_k);
+        let sys = |rt| r.loads(rt, qos, |l| l.cpu_sys_s * 1000.0 / per_k);
+        let _ = writeln!(
+            s,
+            "| CPU time per 1000 events, QoS {qos} (user + kernel, all threads) | {} | {} | {:.2} | {} | — | |",
+            cell(cpu(g), 1, " ms"),
+            cell(cpu(n), 1, " ms"),
+            cpu(g).med / cpu(n).med,
+            cell(cpu(c), 1, " ms"),
+        );
+        let _ = writeln!(
+            s,
+            "| … of which in the kernel, QoS {qos} | {} | {} | {:.2} | {} | — | |",
+            cell(sys(g), 1, " ms"),
+            cell(sys(n), 1, " ms"),
+            sys(g).med / sys(n).med.max(1e-9),
+            cell(sys(c), 1, " ms"),
+        );
+    }
+    for qos in [0u8, 1] {
+        let f = |rt| r.loads(rt, qos, |l| l.peak_kb as f64 / 1024.0);
+        let ratio = f(g).med / f(n).med;
+        let _ = writeln!(
+            s,
+            "| peak RSS, QoS {qos} run (VmHWM) | {} | {} | {ratio:.3} | {} | ≤ 1/10 of Node.js | {} |",
+            cell(f(g), 1, " MB"),
+            cell(f(n), 1, " MB"),
+            cell(f(c), 1, " MB"),
+            ok(ratio <= 0.1)
+        );
+    }
+    let idle = r.idle(g);
+    let _ = writeln!(
+        s,
+        "| idle RSS 1 s after connect | {} | {} | {:.3} | {} | ≤ 6 MB | {} |",
+        cell(idle, 1, " MB"),
+        cell(r.idle(n), 1, " MB"),
+        idle.med / r.idle(n).med,
+        cell(r.idle(c), 1, " MB"),
+        ok(idle.med <= 6.0)
+    );
+    let anon = |rt| r.idle_by(rt, |l| l.idle_anon_kb);
+    let _ = writeln!(
+        s,
+        "| … of which anonymous (RssAnon: heap, stacks; no code pages) | {} | {} | {:.3} | {} | — | |",
+        cell(anon(g), 1, " MB"),
+        cell(anon(n), 1, " MB"),
+        anon(g).med / anon(n).med,
+        cell(anon(c), 1, " MB"),
+    );
+    let (gs, ns) = (r.starts(g), r.starts(n));
+    let _ = writeln!(
+        s,
+        "| process start → first PUBACK | {} | {} | {:.3} | {} | ≤ 1/10 of Node.js | {} |",
+        cell(gs, 1, " ms"),
+        cell(ns, 1, " ms"),
+        gs.med / ns.med,
+        cell(r.starts(c), 1, " ms"),
+        ok(gs.med / ns.med <= 0.1)
+    );
+    for qos in [0u8, 1] {
+        for (label, f) in [
+            (
+                "GPIO edge → PUBLISH on the wire, p50",
+                (|e: &EdgeRun| e.p50_us) as fn(&EdgeRun) -> f64,
+            ),
+            ("GPIO edge → PUBLISH on the wire, p99", |e: &EdgeRun| {
+                e.p99_us
+            }),
+            (
+                "handler start → PUBLISH on the wire, p50",
+                |e: &EdgeRun| e.js_p50_us,
+            ),
+            (
+                "handler start → PUBLISH on the wire, p99",
+                |e: &EdgeRun| e.js_p99_us,
+            ),
+        ] {
+            let (gs, ns, cs) = (r.edges(g, qos, f), r.edges(n, qos, f), r.edges(c, qos, f));
+            let _ = writeln!(
+                s,
+                "| {label}, QoS {qos} | {} | {} | {:.2} | {} | — | |",
+                cell(gs, 0, " µs"),
+                cell(ns, 0, " µs"),
+                gs.med / ns.med,
+                cell(cs, 0, " µs"),
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "| size on disk | {} (ganglion, stripped) | {} (node) + {} (node_modules) | {:.3} | — | — | |",
+        mb(m.ganglion_stripped),
+        mb(m.node_size),
+        mb(m.node_modules),
+        m.ganglion_stripped as f64 / (m.node_size + m.node_modules).max(1) as f64
+    );
+    let v = |rt| {
+        r.verify.get(&rt).map_or("—".to_owned(), |v| {
+            format!(
+                "{}/{} ({} duplicates, {} unexpected)",
+                num(v.matched as f64, 0),
+                num(v.expected as f64, 0),
+                v.duplicates,
+                v.unexpected
+            )
+        })
+    };
+    let all_ok = Runtime::ALL.iter().all(|rt| {
+        r.verify
+            .get(rt)
+            .is_some_and(|v| v.matched == v.expected && v.unexpected == 0)
+    });
+    let _ = writeln!(
+        s,
+        "| QoS 1 messages delivered, checked byte for byte by a subscriber (separate run) | {} | {} | | {} | all, identical bytes | {} |",
+        v(g),
+        v(n),
+        v(c),
+        ok(all_ok)
+    );
+    s
+}
+
+/// Replaces the text between `<!-- results:begin -->` and `<!-- results:end -->` in `path`
+/// (appends a results section if the markers are missing).
+pub fn write_docs(path: &Path, table: &str) -> std::io::Result<()> {
+    const BEGIN: &str =
+        "<!-- results:begin (generated by cargo bench -p ganglion --bench compare) -->";
+    const END: &str = "<!-- results:end -->";
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let block = format!("{BEGIN}\n{table}{END}");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &old[..b], &old[e + END.len()..]),
+        _ => format!("{old}\n## Results\n\n{block}\n"),
+    };
+    std::fs::write(path, new)
+}
+
+const COLORS: [(Runtime, &str, &str); 3] = [
+    (Runtime::Ganglion, "Ganglion", "#2b6cb0"),
+    (Runtime::Node, "Node.js + MQTT.js", "#3c873a"),
+    (Runtime::Ceiling, "ceiling (Rust rumqttc)", "#9a9a9a"),
+];
+
+struct Panel {
+    title: String,
+    groups: Vec<(String, Vec<(Runtime, Stat)>)>,
+    digits: usize,
+    unit: &'static str,
+}
+
+/// The chart: four panels (throughput, memory, start-up, latency), medians with min–max.
+pub fn svg(r: &Results) -> String {
+    let rts = Runtime::ALL;
+    let by = |f: &dyn Fn(Runtime) -> Stat| -> Vec<(Runtime, Stat)> {
+        [Runtime::Ganglion, Runtime::Node, Runtime::Ceiling]
+            .into_iter()
+            .filter(|rt| rts.contains(rt))
+            .map(|rt| (rt, f(rt)))
+            .collect()
+    };
+    let panels = [
+        Panel {
+            title: "Throughput, events/s (higher is better)".into(),
+            groups: vec![
+                ("QoS 0".into(), by(&|rt| r.loads(rt, 0, |l| l.rate))),
+                ("QoS 1".into(), by(&|rt| r.loads(rt, 1, |l| l.rate))),
+            ],
+            digits: 0,
+            unit: "",
+        },
+        Panel {
+            title: "Memory, MB RSS (lower is better)".into(),
+            groups: vec![
+                ("idle".into(), by(&|rt| r.idle(rt))),
+                (
+                    "peak QoS 0".into(),
+                    by(&|rt| r.loads(rt, 0, |l| l.peak_kb as f64 / 1024.0)),
+                ),
+                (
+                    "peak QoS 1".into(),
+                    by(&|rt| r.loads(rt, 1, |l| l.peak_kb as f64 / 1024.0)),
+                ),
+            ],
+            digits: 1,
+            unit: " MB",
+        },
+        Panel {
+            title: "Process start → first PUBACK, ms (lower is better)".into(),
+            groups: vec![("start".into(), by(&|rt| r.starts(rt)))],
+            digits: 1,
+            unit: " ms",
+        },
+        Panel {
+            title: "GPIO edge → PUBLISH on the wire, µs (lower is better)".into(),
+            groups: vec![
+                ("p50 QoS 0".into(), by(&|rt| r.edges(rt, 0, |e| e.p50_us))),
+                ("p99 QoS 0".into(), by(&|rt| r.edges(rt, 0, |e| e.p99_us))),
+                ("p50 QoS 1".into(), by(&|rt| r.edges(rt, 1, |e| e.p50_us))),
+                ("p99 QoS 1".into(), by(&|rt| r.edges(rt, 1, |e| e.p99_us))),
+            ],
+            digits: 0,
+            unit: " µs",
+        },
+    ];
+    let (pw, bar, gap, left, top) = (470.0, 11.0, 10.0, 84.0, 64.0);
+    let heights: Vec<f64> = panels
+        .iter()
+        .map(|p| {
+            34.0 + p
+                .groups
+                .iter()
+                .map(|(_, b)| b.len() as f64 * (bar + 2.0) + gap)
+                .sum::<f64>()
+        })
+        .collect();
+    let row_h = [heights[0].max(heights[1]), heights[2].max(heights[3])];
+    let width = 2.0 * pw + 30.0;
+    let height = top + row_h[0] + row_h[1] + 40.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">"
+    );
+    let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Ganglion vs Node.js {} + MQTT.js {} \
+         (median of {} runs, whiskers min–max)</text>",
+        esc(&r.machine.node),
+        esc(&r.machine.mqttjs),
+        r.runs
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"37\" fill=\"#555\">{} × {}, load average {} → {}; {} · commit {}</text>",
+        r.machine.cores,
+        esc(&r.machine.cpu),
+        esc(&r.machine.load_start),
+        esc(&r.machine.load_end),
+        esc(&r.machine.date),
+        esc(&r.machine.commit)
+    );
+    let mut lx = 10.0;
+    for (_, name, color) in COLORS {
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx}\" y=\"45\" width=\"10\" height=\"10\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"54\">{name}</text>",
+            lx + 14.0
+        );
+        lx += 14.0 + 7.0 * name.len() as f64 + 16.0;
+    }
+    for (i, p) in panels.iter().enumerate() {
+        let x0 = 10.0 + (i % 2) as f64 * (pw + 10.0);
+        let y0 = top + if i < 2 { 0.0 } else { row_h[0] };
+        let _ = writeln!(
+            s,
+            "<text x=\"{x0}\" y=\"{}\" font-weight=\"bold\">{}</text>",
+            y0 + 14.0,
+            esc(&p.title)
+        );
+        let max = p
+            .groups
+            .iter()
+            .flat_map(|(_, b)| b.iter().map(|(_, st)| st.max))
+            .fold(0.0f64, f64::max)
+            .max(1e-9);
+        let span = pw - left - 90.0;
+        let scale = |v: f64| v / max * span;
+        let mut y = y0 + 26.0;
+        for (label, bars) in &p.groups {
+            let group_h = bars.len() as f64 * (bar + 2.0);
+            let _ = writeln!(
+                s,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+                x0 + left - 6.0,
+                y + group_h / 2.0 + 4.0,
+                esc(label)
+            );
+            for (rt, st) in bars {
+                let color = COLORS.iter().find(|c| c.0 == *rt).map_or("#000", |c| c.2);
+                let bx = x0 + left;
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{bx}\" y=\"{y}\" width=\"{:.1}\" height=\"{bar}\" fill=\"{color}\"/>",
+                    scale(st.med)
+                );
+                let (wa, wb, wy) = (bx + scale(st.min), bx + scale(st.max), y + bar / 2.0);
+                let _ = writeln!(
+                    s,
+                    "<path d=\"M{wa:.1} {wy}H{wb:.1}M{wa:.1} {:.1}V{:.1}M{wb:.1} {:.1}V{:.1}\" stroke=\"#222\" stroke-width=\"1\"/>",
+                    y + 2.0,
+                    y + bar - 2.0,
+                    y + 2.0,
+                    y + bar - 2.0
+                );
+                let _ = writeln!(
+                    s,
+                    "<text x=\"{:.1}\" y=\"{}\">{}{}</text>",
+                    bx + scale(st.max.max(st.med)) + 4.0,
+                    y + bar - 1.5,
+                    num(st.med, p.digits),
+                    p.unit
+                );
+                y += bar + 2.0;
+            }
+            y += gap;
+        }
+    }
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,98 @@
+// The workload of the comparison benchmark (bench/compare), shared word for word by Ganglion
+// (bench/workload/ganglion.mjs) and Node.js + MQTT.js (bench/node/main.mjs). Only the two thin
+// adapters differ: how a message is published and how the runtime says "accepted". The plain
+// Rust ceiling (bench/compare/workload.rs) produces the same bytes; the driver checks it.
+
+import EventEmitter from 'events';
+
+/** Simulated BME280 sensors; reading `seq` comes from sensor `seq % SENSORS`. */
+export const SENSORS = 4;
+/** Seed of the reading generator: every run, every runtime, the same readings. */
+export const SEED = 0x5eed;
+/** Timestamp of reading 0 (ms since the epoch); readings are 10 ms apart. */
+export const T0 = 1763884800000;
+
+/** mulberry32: a small 32-bit PRNG that JS (Math.imul, >>>) and Rust (wrapping ops) agree on. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** A generator of BME280-like readings: °C to 0.01, %RH to 0.01, hPa to 0.01. */
+export function readings(seed = SEED) {
+  const next = mulberry32(seed);
+  let seq = 0;
+  return () => {
+    const i = seq++;
+    return {
+      sensor: `bme280-${i % SENSORS}`,
+      seq: i,
+      time: T0 + i * 10,
+      temperature: ((next() % 6000) - 1000) / 100,
+      humidity: (next() % 10000) / 100,
+      pressure: (90000 + (next() % 20000)) / 100,
+    };
+  };
+}
+
+/**
+ * The user's handler: °C → °F, drop every tenth reading, publish JSON to bench/<sensor>.
+ * `publish(topic, payloadString)` is the runtime's adapter.
+ */
+export function makeHandler(publish) {
+  let n = 0;
+  return function onReading(r) {
+    n++;
+    if (n % 10 === 0) return; // every tenth reading is dropped
+    const fahrenheit = Math.round((r.temperature * 9 / 5 + 32) * 100) / 100;
+    publish(`bench/${r.sensor}`, JSON.stringify({
+      sensor: r.sensor,
+      seq: r.seq,
+      time: r.time,
+      temperature_f: fahrenheit,
+      humidity: r.humidity,
+      pressure: r.pressure,
+    }));
+  };
+}
+
+/** Messages the handler publishes for `n` readings. */
+export const messagesFor = (n) => n - Math.floor(n / 10);
+
+/**
+ * Emit `n` readings as 'reading' events of an EventEmitter the handler listens to, `batch` per
+ * macrotask; between batches wait for `ready()` (the runtime accepted what was published).
+ */
+export async function emitReadings(n, batch, handler, ready) {
+  const source = new EventEmitter();
+  source.on('reading', handler);
+  const next = readings();
+  for (let i = 0; i < n;) {
+    const end = Math.min(n, i + batch);
+    for (; i < end; i++) source.emit('reading', next());
+    await ready();
+  }
+}
+
+/**
+ * The GPIO edge handler of the latency figure: publish `{seq, edge, js}` to bench/edge, where
+ * `edge` is the edge's CLOCK_MONOTONIC timestamp (ns) and `js` the handler's start (same clock).
+ */
+export function makeEdgeHandler(publish, nowNs) {
+  let seq = 0;
+  return function onEdge(ev) {
+    const js = nowNs();
+    publish('bench/edge', JSON.stringify({ seq: seq++, edge: ev.timestamp, js }));
+  };
+}
+
+/** One line the driver reads: `BENCH {json}` (stdout for Node, the agent's log for Ganglion). */
+export function report(event, fields = {}) {
+  console.log(`BENCH ${JSON.stringify({ event, ...fields })}`);
+}
