@@ -149,6 +149,15 @@ impl AsyncWrite for SimPty {
     }
 }
 
+fn set_cloexec(fd: std::os::fd::RawFd) -> Result<(), DeviceError> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    // SAFETY: `fd` belongs to a SerialStream we own and that stays open for this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map(|_| ())
+        .map_err(|e| DeviceError::new(ErrorCode::Eio, format!("pty: cannot set FD_CLOEXEC: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,13 +200,4 @@ mod tests {
             Err(ErrorCode::Einval)
         );
     }
-}
-
-fn set_cloexec(fd: std::os::fd::RawFd) -> Result<(), DeviceError> {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    // SAFETY: `fd` belongs to a SerialStream we own and that stays open for this call.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
-        .map(|_| ())
-        .map_err(|e| DeviceError::new(ErrorCode::Eio, format!("pty: cannot set FD_CLOEXEC: {e}")))
 }
