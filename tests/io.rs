@@ -838,3 +838,57 @@ setTimeout(() => { throw new Error('crash on purpose'); }, 50);
         live.log()
     );
 }
+
+/// Permission denied names the group to join (the agent runs as an unprivileged user here, as
+/// the packaged service does). Needs root to switch to `nobody`; skipped (with a note) otherwise.
+#[test]
+fn permission_denied_names_the_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !is_root || !Path::new("/usr/sbin/runuser").exists() {
+        eprintln!("skipped: needs root and runuser to run the agent as nobody");
+        return;
+    }
+    let s = Scripts::new(&[
+        ("ganglion.toml", "[agent]\nscripts = \".\"\nstate_dir = \"state\"\n"),
+        (
+            "main.js",
+            "import Serial from 'embedded:io/serial';\n\
+             const dir = process.argv[2];\n\
+             try { new Serial({ port: dir + '/ttyFAKE', baud: 9600 }); } catch (e) { console.log('serial', e.code, e.message); }\n",
+        ),
+        ("ttyFAKE", ""),
+    ]);
+    let dir = s.dir.path();
+    std::fs::create_dir_all(dir.join("state")).expect("state");
+    let perm = |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    perm(dir, 0o755).expect("chmod dir");
+    perm(&dir.join("state"), 0o777).expect("chmod state");
+    perm(&dir.join("ttyFAKE"), 0o600).expect("chmod tty");
+    for f in ["ganglion.toml", "main.js"] {
+        perm(&dir.join(f), 0o644).expect("chmod");
+    }
+    let mut cmd = Command::new("/usr/sbin/runuser");
+    cmd.args(["-u", "nobody", "--"])
+        .arg(env!("CARGO_BIN_EXE_ganglion"))
+        .args(["run", "--config"])
+        .arg(dir.join("ganglion.toml"))
+        .arg("--")
+        .arg(dir)
+        .env("GANGLION_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = finish(cmd.spawn().expect("runuser"), Duration::from_secs(30));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines = run.script_lines();
+    let serial = lines
+        .iter()
+        .find(|l| l.starts_with("serial "))
+        .expect("serial line");
+    assert!(serial.starts_with("serial EACCES "), "{serial}");
+    assert!(serial.contains("dialout"), "hint names the group: {serial}");
+}
