@@ -14,7 +14,7 @@ if [[ $# -gt 0 && $1 != -* ]]; then agent=$1; shift; fi
 s=$d/agent-board
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo AGENT_SECONDS=10 >"$tmp/agent.env"
+echo AGENT_SECONDS=12 >"$tmp/agent.env"
 python3 "$s/bme280.py" seed >"$tmp/seed.txt"
 "$d/run.sh" --agent "$agent" --test "$d/agent/guest.sh" --config "$s/ganglion.toml" \
     --file "$s/main.js=/etc/ganglion/main.js" --file "$s/stimulus.sh=/etc/emu-stimulus.sh" \

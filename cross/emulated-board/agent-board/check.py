@@ -72,7 +72,7 @@ expect("debounced edges: glitch none, burst one, then clean in order", done.get(
        f"{done.get('edges')}, want [1, 0, 1, 0]")
 phase = {e["name"]: e["uptime"] for e in events if e.get("test") == "phase"}
 burst_ms = round((phase.get("burst-end", 0) - phase.get("burst", 0)) * 1000)
-expect("burst shorter than the debounce period", burst_ms < 100, f"{burst_ms} ms by /proc/uptime (10 ms ticks)")
+expect("burst shorter than the debounce period", burst_ms < 250, f"{burst_ms} ms by /proc/uptime (10 ms ticks)")
 led = next((e.get("value") for e in events if e.get("test") == "led"), None)
 expect("output line read back", led == 1, f"{led}")
 

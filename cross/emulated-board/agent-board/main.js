@@ -12,14 +12,14 @@ new Digital({ pin: 'LED', mode: Digital.Output }).write(1);
 sensors.on('reading', (r) => out({ t: 'reading', ...r }));
 sensors.on('error', (e) => out({ t: 'sensor-error', sensor: e.sensor, code: e.code, error: String(e) }));
 
-// BUTTON (line 0) debounced by 100 ms; line 1 gets the same pulls with no debounce, so the test can
+// BUTTON (line 0) debounced by 250 ms; line 1 gets the same pulls with no debounce, so the test can
 // prove the bursts really bounced.
 const edges = [];
 const raw = [];
 new Digital({
   pin: 'BUTTON',
   mode: Digital.Input,
-  debounce: 100,
+  debounce: 250,
   onReadable(ev) {
     const v = this.read();
     edges.push(v);
@@ -34,4 +34,4 @@ new Digital({
   },
 });
 
-setTimeout(() => out({ t: 'done', edges, raw }), 7000);
+setTimeout(() => out({ t: 'done', edges, raw }), 9000);
