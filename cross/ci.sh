@@ -8,8 +8,8 @@
 # "cross: N passed, N failed" and exits non-zero on any failure.
 # Usage: cross/ci.sh [--amd64] [--fast]
 #   --amd64  also builds and packages the x86_64 binary
-#   --fast   builds with build.sh --fast (thin LTO, 16 codegen units: faster to build, a bit larger)
-#            instead of --small (the size-tuned profile the packages are released with)
+#   --fast   builds with build.sh --fast (thin LTO, 16 codegen units; larger, and on 2 cores not
+#            faster) instead of --small (the size-tuned profile the packages are released with)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
