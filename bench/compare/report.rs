@@ -223,6 +223,11 @@ impl Results {
     }
 }
 
+/// CPU milliseconds (user + kernel, all threads) per 1000 readings of a throughput run.
+fn cpu_per_k(r: &Results, l: &LoadRun) -> f64 {
+    (l.cpu_user_s + l.cpu_sys_s) * 1000.0 / (r.events as f64 / 1000.0)
+}
+
 /// Median, min and max of some runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stat {
@@ -370,7 +375,7 @@ pub fn markdown(r: &Results) -> String {
     }
     for qos in [0u8, 1] {
         let per_k = r.events as f64 / 1000.0;
-        let cpu = |rt| r.loads(rt, qos, |l| (l.cpu_user_s + l.cpu_sys_s) * 1000.0 / per_k);
+        let cpu = |rt| r.loads(rt, qos, |l| cpu_per_k(r, l));
         let sys = |rt| r.loads(rt, qos, |l| l.cpu_sys_s * 1000.0 / per_k);
         let _ = writeln!(
             s,
@@ -543,6 +548,21 @@ pub fn svg(r: &Results) -> String {
             unit: "",
         },
         Panel {
+            title: "CPU time per 1000 events, ms, all threads (lower is better)".into(),
+            groups: vec![
+                (
+                    "QoS 0".into(),
+                    by(&|rt| r.loads(rt, 0, |l| cpu_per_k(r, l))),
+                ),
+                (
+                    "QoS 1".into(),
+                    by(&|rt| r.loads(rt, 1, |l| cpu_per_k(r, l))),
+                ),
+            ],
+            digits: 1,
+            unit: " ms",
+        },
+        Panel {
             title: "Memory, MB RSS (lower is better)".into(),
             groups: vec![
                 ("idle".into(), by(&|rt| r.idle(rt))),
@@ -587,9 +607,12 @@ pub fn svg(r: &Results) -> String {
                 .sum::<f64>()
         })
         .collect();
-    let row_h = [heights[0].max(heights[1]), heights[2].max(heights[3])];
+    let row_h: Vec<f64> = heights
+        .chunks(2)
+        .map(|c| c.iter().copied().fold(0.0, f64::max))
+        .collect();
     let width = 2.0 * pw + 30.0;
-    let height = top + row_h[0] + row_h[1] + 40.0;
+    let height = top + row_h.iter().sum::<f64>() + 10.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -627,7 +650,7 @@ pub fn svg(r: &Results) -> String {
     }
     for (i, p) in panels.iter().enumerate() {
         let x0 = 10.0 + (i % 2) as f64 * (pw + 10.0);
-        let y0 = top + if i < 2 { 0.0 } else { row_h[0] };
+        let y0 = top + row_h[..i / 2].iter().sum::<f64>();
         let _ = writeln!(
             s,
             "<text x=\"{x0}\" y=\"{}\" font-weight=\"bold\">{}</text>",

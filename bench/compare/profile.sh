@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Profile Ganglion on the comparison workload (bench/workload) against a private Mosquitto on a
+# free 127.0.0.1 port, the load phase only:
+#   1. CPU time per thread (/proc/<pid>/task/*/stat) for EVENTS readings;
+#   2. syscall counts of all threads (strace -c -f) in a second run, if strace is installed;
+#   3. a callgrind profile (instruction counts, one file per thread) of EVENTS/5 readings,
+#      zeroed at 'go' and dumped at 'done', if valgrind is installed.
+# Usage: bench/compare/profile.sh [QOS (0)] [EVENTS (100000)]   (GANGLION_BIN=... for another build)
+# Output folder: target/tmp/compare-profile (callgrind_annotate --inclusive=yes <file>).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${GANGLION_BIN:-$root/target/release/ganglion}
+qos=${1:-0}
+events=${2:-100000}
+out=$root/target/tmp/compare-profile
+rm -rf "$out" && mkdir -p "$out"
+[ -x "$bin" ] || { echo "no $bin: cargo bench -p ganglion --bench compare --no-run" >&2; exit 1; }
+[ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
+/usr/sbin/mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
+broker=$!
+agent=
+cleanup() {
+  [ -n "$agent" ] && kill "$agent" 2> /dev/null || true
+  kill "$broker" 2> /dev/null || true
+}
+trap cleanup EXIT
+sleep 0.3
+
+cat > "$out/ganglion.toml" << EOF
+[agent]
+id = "bench"
+board = "$root/bench/workload/board.toml"
+scripts = "$root/bench/workload"
+entry = "ganglion.mjs"
+state_dir = "$out/state"
+[limits]
+callback_time = "600s"
+[mqtt]
+url = "mqtt://127.0.0.1:$port"
+client_id = "ganglion-profile"
+max_inflight = 100
+[mqtt.queue]
+fsync = "batch"
+EOF
+
+go() { # go RUN: the driver's 'go' message, sent with MQTT.js
+  (cd "$root/bench/node" && node --input-type=module -e "import mqtt from 'mqtt';
+    const c = await mqtt.connectAsync('mqtt://127.0.0.1:$port');
+    await c.publishAsync('bench/ctl/$1', 'go', { qos: 1 }); await c.endAsync();")
+}
+wait_for() { # wait_for LOG EVENT
+  for _ in $(seq 6000); do grep -q "\"event\":\"$2\"" "$1" && return 0; sleep 0.1; done
+  echo "no $2 in $1" >&2; exit 1
+}
+threads() { # per-thread "tid name utime stime" in clock ticks
+  for t in /proc/"$1"/task/*; do
+    echo "$(basename "$t") $(tr ' ' _ < "$t/comm") $(awk '{print $14, $15}' "$t/stat")"
+  done | sort
+}
+opts() { echo "{\"mode\":\"load\",\"qos\":$qos,\"n\":$1,\"batch\":1000,\"run\":\"$2\"}"; }
+
+echo "== CPU per thread, $events readings at QoS $qos"
+"$bin" run --config "$out/ganglion.toml" -- "$(opts "$events" cpu)" > "$out/cpu.log" 2>&1 &
+agent=$!
+wait_for "$out/cpu.log" ready
+threads "$agent" > "$out/before"
+go cpu
+wait_for "$out/cpu.log" done
+threads "$agent" > "$out/after"
+kill "$agent"; agent=
+tck=$(getconf CLK_TCK)
+join "$out/before" "$out/after" | awk -v t="$tck" '{u=$6-$3; s=$7-$4; U+=u; S+=s;
+  if (u + s > 0) printf "  %-14s user %5.2f s  sys %5.2f s\n", $2, u/t, s/t}
+  END {printf "  %-14s user %5.2f s  sys %5.2f s\n", "all threads", U/t, S/t}'
+grep -o '"ms":[0-9.]*' "$out/cpu.log" | sed 's/"ms":/  load phase ms: /' || true
+
+if command -v strace > /dev/null; then
+  echo "== syscalls during the load, $events readings (strace -c -f; a separate, slowed run)"
+  rm -rf "$out/state"
+  "$bin" run --config "$out/ganglion.toml" -- "$(opts "$events" st)" > "$out/st.log" 2>&1 &
+  agent=$!
+  wait_for "$out/st.log" ready
+  strace -c -f -p "$agent" -o "$out/strace.txt" 2> /dev/null &
+  strace_pid=$!
+  sleep 0.5
+  go st
+  wait_for "$out/st.log" done
+  kill "$agent"; agent=
+  wait "$strace_pid" 2> /dev/null || true
+  head -12 "$out/strace.txt"
+fi
+
+if command -v valgrind > /dev/null; then
+  small=$((events / 5))
+  echo "== callgrind, $small readings (slow)"
+  rm -rf "$out/state"
+  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/callgrind.out" \
+    "$bin" run --config "$out/ganglion.toml" -- "$(opts "$small" cg)" > "$out/cg.log" 2>&1 &
+  agent=$!
+  wait_for "$out/cg.log" ready
+  callgrind_control -z "$agent" > /dev/null 2>&1
+  go cg
+  wait_for "$out/cg.log" done
+  callgrind_control -d "$agent" > /dev/null 2>&1
+  sleep 2
+  kill "$agent"; agent=
+  sleep 2
+  for f in "$out"/callgrind.out.1-*; do
+    ir=$(grep -m1 '^summary:' "$f" | awk '{print $2}')
+    name=$(callgrind_annotate --inclusive=yes "$f" 2> /dev/null | grep -m1 -E 'ganglion::(main|mqtt|js)|tokio::runtime' | sed 's/.*???://; s/ \[.*//')
+    printf "  %s: %s instructions (%s per reading) %s\n" "$(basename "$f")" "$ir" "$((ir / small))" "$name"
+  done
+  echo "  callgrind_annotate --inclusive=yes $out/callgrind.out.1-01 | head -60"
+fi
