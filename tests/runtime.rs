@@ -429,3 +429,23 @@ fn systemd_ready_and_watchdog_pings_come_from_the_live_loop() {
     );
     assert!(got.iter().any(|(_, m)| m.contains("STOPPING=1")), "{got:?}");
 }
+
+/// The CPU limit also applies after an `await` (the continuation runs as a promise job): it is
+/// reported, not dropped; in the entry module it fails start-up, and the loop goes on otherwise.
+#[test]
+fn cpu_limit_after_await_is_reported() {
+    let run = run_js(
+        "setTimeout(async function late() { await null; const t = Date.now(); while (Date.now() - t < 400) {} }, 1);\n\
+         setTimeout(() => console.log('next served'), 60);\n",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run.assert_logged("a promise job (an async function after await) exceeded the CPU time limit");
+    assert_eq!(run.script_lines(), vec!["next served"]);
+
+    let run = run_js(
+        "console.log('a');\nawait null;\nconst t = Date.now(); while (Date.now() - t < 400) {}\nconsole.log('b');\n",
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    run.assert_logged("the entry module never finished evaluating");
+    assert_eq!(run.script_lines(), vec!["a"]);
+}

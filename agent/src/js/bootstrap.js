@@ -194,6 +194,17 @@ const host = {
     }
     if (tickQueue.length > 0) runTicks();
   },
+  // The entry module's evaluation failed (a throw, or the CPU limit, possibly after a top-level
+  // await resumed): a start-up failure, not an unhandled rejection.
+  entryRejected(e) {
+    if (e instanceof ExitSignal) return;
+    if (e && e.name === 'InternalError' && e.message === 'interrupted') {
+      const frames = typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => l.trim() && !l.includes('ganglion:internal/')) : [];
+      native.entryFailed(['the entry module exceeded the CPU time limit ([limits] callback_time) and was interrupted', ...frames].join('\n'));
+      return;
+    }
+    native.entryFailed(errorToString(e));
+  },
   emitShutdown(reason) {
     try {
       agent.emit('shutdown', reason);

@@ -121,6 +121,7 @@ pub struct Shared {
     errors: Cell<u64>,
     events: Cell<u64>,
     exit_requested: Cell<Option<i32>>,
+    entry_failed: RefCell<Option<String>>,
     healthy: Cell<bool>,
     start: Instant,
     on_close: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -140,6 +141,7 @@ impl Shared {
             errors: Cell::new(0),
             events: Cell::new(0),
             exit_requested: Cell::new(None),
+            entry_failed: RefCell::new(None),
             healthy: Cell::new(false),
             start: Instant::now(),
             on_close: RefCell::new(Vec::new()),
@@ -246,7 +248,7 @@ impl<'js> Host<'js> {
     /// ticks, then microtasks, repeated until both are empty).
     fn settle(&self) -> rquickjs::Result<()> {
         loop {
-            while self.ctx.execute_pending_job() {}
+            runtime::run_jobs(&self.ctx, &self.shared);
             if !self.shared.ticks_queued.replace(false) {
                 return Ok(());
             }

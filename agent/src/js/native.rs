@@ -69,14 +69,12 @@ pub fn install<'js>(
         "tickQueued",
         Function::new(ctx.clone(), move || s.ticks_queued.set(true))?,
     )?;
+    let s = shared.clone();
     n.set(
         "runMicrotasks",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'_>| {
-                while ctx.execute_pending_job() {}
-            },
-        )?,
+        Function::new(ctx.clone(), move |ctx: Ctx<'_>| {
+            super::runtime::run_jobs(&ctx, &s);
+        })?,
     )?;
 
     // ---- errors, logging, exit
@@ -107,6 +105,13 @@ pub fn install<'js>(
                 3 => tracing::warn!(target: "script", script, "{text}"),
                 _ => tracing::error!(target: "script", script, "{text}"),
             }
+        })?,
+    )?;
+    let s = shared.clone();
+    n.set(
+        "entryFailed",
+        Function::new(ctx.clone(), move |text: String| {
+            s.entry_failed.borrow_mut().get_or_insert(text);
         })?,
     )?;
     let s = shared.clone();

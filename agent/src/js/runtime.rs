@@ -86,6 +86,8 @@ fn internal<'js>(ctx: &rquickjs::Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 /// Entry points into the bootstrap, kept across context entries.
 struct HostFns {
     host: Persistent<Object<'static>>,
+    /// The entry module's evaluation (pending while a top-level await waits).
+    entry: Persistent<Promise<'static>>,
 }
 
 /// Install natives, run the bootstrap, import the entry module and run its microtasks.
@@ -121,11 +123,15 @@ fn boot(ctx: &Context, shared: &Rc<Shared>, opts: &ScriptOptions) -> Result<Host
                 return Err(msg);
             }
         };
-        // Mark the entry promise handled: its rejection is reported here, not as unhandled.
-        let noop: Function<'_> = ctx.eval("(() => {})").map_err(|e| e.to_string())?;
+        // The entry promise's rejection (now, or later when top-level await resumes) is a
+        // start-up failure, reported through `entry_failed`, never an unhandled rejection.
+        let on_reject: Function<'_> = host.get("entryRejected").map_err(|e| e.to_string())?;
         if let Ok(then) = promise.get::<_, Function<'_>>("then") {
-            let _ =
-                then.call::<_, Value<'_>>((rquickjs::function::This(promise.clone()), (), noop));
+            let _ = then.call::<_, Value<'_>>((
+                rquickjs::function::This(promise.clone()),
+                (),
+                on_reject,
+            ));
         }
         let run_ticks: Function<'_> = host.get("runTicks").map_err(|e| e.to_string())?;
         if let Err(e) = run_ticks.call::<_, ()>(()) {
@@ -136,6 +142,9 @@ fn boot(ctx: &Context, shared: &Rc<Shared>, opts: &ScriptOptions) -> Result<Host
         if shared.exit_requested.get().is_some() {
             // process.exit() during evaluation: not a failure; the loop exits right away.
             let _ = ctx.catch();
+        } else if let Some(text) = shared.entry_failed.borrow_mut().take() {
+            let _ = ctx.catch();
+            return Err(clean_stack(&text));
         } else if let Some(Err(e)) = promise.result::<Value<'_>>() {
             return Err(match e {
                 rquickjs::Error::Exception => clean_stack(&describe(&ctx.catch())),
@@ -145,6 +154,7 @@ fn boot(ctx: &Context, shared: &Rc<Shared>, opts: &ScriptOptions) -> Result<Host
         flush_rejections(&host);
         Ok(HostFns {
             host: Persistent::save(&ctx, host),
+            entry: Persistent::save(&ctx, promise),
         })
     })
 }
@@ -152,6 +162,35 @@ fn boot(ctx: &Context, shared: &Rc<Shared>, opts: &ScriptOptions) -> Result<Host
 fn flush_rejections(host: &Object<'_>) {
     if let Ok(f) = host.get::<_, Function<'_>>("flushRejections") {
         let _ = f.call::<_, ()>(());
+    }
+}
+
+/// Run every pending promise job. Jobs catch ordinary exceptions themselves (they reject their
+/// promise); what escapes one is uncatchable — the CPU-time interrupt of an async function that
+/// spins after an `await`, or an out-of-memory while settling — and is reported here instead of
+/// being dropped silently (which `Ctx::execute_pending_job` would do).
+pub(super) fn run_jobs(ctx: &rquickjs::Ctx<'_>, shared: &Shared) {
+    loop {
+        let mut job_ctx = std::ptr::null_mut();
+        // SAFETY: we are inside a context entry of this runtime (the lock is held), so the runtime
+        // pointer is live; JS_ExecutePendingJob runs at most one job and tells us where it failed.
+        let res = unsafe {
+            let rt = rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+            rquickjs::qjs::JS_ExecutePendingJob(rt, &mut job_ctx)
+        };
+        if res == 0 {
+            return;
+        }
+        if res < 0 {
+            // One context per runtime: the exception is pending on `ctx`.
+            let err = rquickjs::Error::Exception;
+            report_escaped(
+                ctx,
+                shared,
+                &err,
+                "a promise job (an async function after await)",
+            );
+        }
     }
 }
 
@@ -243,7 +282,7 @@ async fn event_loop(
         let first = if !alive {
             match rx.try_recv() {
                 Ok(m) => Some(m),
-                Err(_) => return Exit::Done(emit_exit(ctx, fns, 0)),
+                Err(_) => return finished(ctx, fns),
             }
         } else {
             let mut wake = shared.timers.borrow().next_deadline();
@@ -354,6 +393,10 @@ fn check_exit(
     restart_on_error: bool,
     errors_at_start: u64,
 ) -> Option<Exit> {
+    if let Some(text) = shared.entry_failed.borrow_mut().take() {
+        // The entry module failed after a top-level await resumed.
+        return Some(Exit::StartupFailed(clean_stack(&text)));
+    }
     if let Some(code) = shared.exit_requested.get() {
         return Some(Exit::Done(emit_exit(ctx, fns, code)));
     }
@@ -362,6 +405,23 @@ fn check_exit(
         return Some(Exit::Restart);
     }
     None
+}
+
+/// Nothing is left to do. If the entry module never finished evaluating (its top-level await
+/// continuation was interrupted), that is a start-up failure, not a clean exit.
+fn finished(ctx: &Context, fns: &HostFns) -> Exit {
+    let pending = ctx.with(|ctx| {
+        fns.entry
+            .clone()
+            .restore(&ctx)
+            .is_ok_and(|p| p.state() == rquickjs::promise::PromiseState::Pending)
+    });
+    if pending {
+        return Exit::StartupFailed(
+            "the entry module never finished evaluating (a top-level await never settled or was interrupted)".into(),
+        );
+    }
+    Exit::Done(emit_exit(ctx, fns, 0))
 }
 
 /// Emit `process.on('exit')` and return the final exit code (`process.exitCode` wins).
