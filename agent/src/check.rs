@@ -100,11 +100,23 @@ pub fn check_config(path: &Path) -> Vec<String> {
                     cfg.entry_path().display()
                 ));
             }
+            if let Err(msg) = crate::devices::load_board(&cfg.agent.board, &cfg.base_dir) {
+                problems.push(format!("{}: [agent] board: {msg}", path.display()));
+            }
             problems.extend(crate::sensors::config::check_config(&cfg));
             problems.extend(check_scripts(&cfg.agent.scripts));
             problems
         }
         Err(e) => vec![e.to_string()],
+    }
+}
+
+/// Check a board file: every problem names the file, line and key (unknown pin, duplicate line,
+/// bad address, unknown key).
+pub fn check_board(path: &Path) -> Vec<String> {
+    match ganglion_devices::board::Board::load(path) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.iter().map(|p| p.to_string()).collect(),
     }
 }
 
@@ -148,6 +160,35 @@ mod tests {
             problems.iter().any(|p| p.contains("bad.json:1:")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn boards_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.js"), "1;\n").expect("write");
+        let cfg = dir.path().join("ganglion.toml");
+        std::fs::write(
+            &cfg,
+            "[agent]\nboard = \"raspberry-pi-9\"\nscripts = \".\"\n",
+        )
+        .expect("write");
+        let problems = check_config(&cfg);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("[agent] board") && p.contains("raspberry-pi-9")),
+            "{problems:?}"
+        );
+        let board = dir.path().join("b.toml");
+        std::fs::write(&board, "name = \"b\"\nbogus = 1\n").expect("write");
+        let problems = check_board(&board);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("b.toml") && p.contains("bogus")),
+            "{problems:?}"
+        );
+        assert!(check_board(std::path::Path::new("../board-configs/sim.toml")).is_empty());
     }
 
     #[test]

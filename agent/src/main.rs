@@ -37,6 +37,9 @@ enum Command {
         /// Config file to check.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Or a board file (board-configs/*.toml).
+        #[arg(long, conflicts_with = "config")]
+        board: Option<PathBuf>,
         /// Or a single script (and its folder).
         file: Option<PathBuf>,
     },
@@ -87,8 +90,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             ganglion::supervisor::run(&cfg, args)
         }
-        Command::Check { config, file } => {
+        Command::Check {
+            config,
+            board,
+            file,
+        } => {
             let problems = match (config, file) {
+                _ if board.is_some() => board
+                    .as_deref()
+                    .map(ganglion::check::check_board)
+                    .unwrap_or_default(),
                 (Some(c), _) => ganglion::check::check_config(&c),
                 (None, Some(f)) => ganglion::check::check_script(&f),
                 (None, None) => ganglion::check::check_config(&PathBuf::from("ganglion.toml")),
