@@ -15,29 +15,18 @@ use ganglion_devices::board::PinRef;
 use ganglion_devices::serial::sim::SimPty;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{finish, ganglion, Live, Run, Scripts};
+use crate::common::{agent_folder, finish, run_command, Live, Run, Scripts};
 
 /// Guard so a broken test fails instead of hanging; never a timing assertion.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A scripts folder with `ganglion.toml` (its own state dir, so simulated ports of parallel
-/// tests never share a path), `main.js` and optionally a board file.
+/// The agent folder for `script` on the simulated board (or `board`).
 fn agent(script: &str, board: Option<&str>) -> Scripts {
-    let board_line = if board.is_some() { "board.toml" } else { "sim" };
-    let config = format!(
-        "[agent]\nscripts = \".\"\nentry = \"main.js\"\nstate_dir = \"state\"\nboard = \"{board_line}\"\n"
-    );
-    let mut files = vec![("ganglion.toml", config.as_str()), ("main.js", script)];
-    if let Some(b) = board {
-        files.push(("board.toml", b));
-    }
-    Scripts::new(&files)
+    agent_folder("", script, board)
 }
 
 fn command(s: &Scripts) -> Command {
-    let mut cmd = ganglion();
-    cmd.args(["run", "--config"]).arg(s.path("ganglion.toml"));
-    cmd
+    run_command(s)
 }
 
 /// Run a script on the simulated board (or `board`) to its end.

@@ -9,29 +9,18 @@ use std::time::Duration;
 use ganglion_devices::sim::ds18b20::{w1_slave_text, write_w1_slave, Ds18b20Fault};
 use serde_json::Value;
 
-use crate::common::{finish, ganglion, Live, Run, Scripts};
+use crate::common::{agent_folder, finish, ganglion, run_command, Live, Run, Scripts};
 
 /// Guard so a broken test fails instead of hanging; never a timing assertion.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// A folder with `ganglion.toml` (own state dir), `main.js` and optionally `board.toml`.
 fn agent(sensors: &str, script: &str, board: Option<&str>, extra: &str) -> Scripts {
-    let board_name = if board.is_some() { "board.toml" } else { "sim" };
-    let config = format!(
-        "[agent]\nscripts = \".\"\nentry = \"main.js\"\nstate_dir = \"state\"\nboard = \"{board_name}\"\n\
-         {extra}\n{sensors}"
-    );
-    let mut files = vec![("ganglion.toml", config.as_str()), ("main.js", script)];
-    if let Some(b) = board {
-        files.push(("board.toml", b));
-    }
-    Scripts::new(&files)
+    agent_folder(&format!("{extra}\n{sensors}"), script, board)
 }
 
 fn command(s: &Scripts) -> Command {
-    let mut cmd = ganglion();
-    cmd.args(["run", "--config"]).arg(s.path("ganglion.toml"));
-    cmd
+    run_command(s)
 }
 
 fn run(s: &Scripts) -> Run {

@@ -41,6 +41,27 @@ impl Scripts {
     }
 }
 
+/// An agent folder: `ganglion.toml` (scripts here, state in `state/`, the sim board or
+/// `board.toml` when `board` is given, then `extra` config text), `main.js` and the board file.
+pub fn agent_folder(extra: &str, script: &str, board: Option<&str>) -> Scripts {
+    let board_name = if board.is_some() { "board.toml" } else { "sim" };
+    let config = format!(
+        "[agent]\nscripts = \".\"\nentry = \"main.js\"\nstate_dir = \"state\"\nboard = \"{board_name}\"\n{extra}"
+    );
+    let mut files = vec![("ganglion.toml", config.as_str()), ("main.js", script)];
+    if let Some(b) = board {
+        files.push(("board.toml", b));
+    }
+    Scripts::new(&files)
+}
+
+/// `ganglion run --config <folder>/ganglion.toml`.
+pub fn run_command(s: &Scripts) -> Command {
+    let mut cmd = ganglion();
+    cmd.args(["run", "--config"]).arg(s.path("ganglion.toml"));
+    cmd
+}
+
 /// What a finished run printed.
 pub struct Run {
     pub code: Option<i32>,
