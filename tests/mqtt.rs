@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::mosquitto::{free_port, Mosquitto, Observer, Seen, TcpGate, TestCerts};
+use crate::common::gate::TcpGate;
+use crate::common::mosquitto::{free_port, Mosquitto, Observer, Seen, TestCerts};
 use crate::common::{finish, ganglion, Live, Run, Scripts};
 
 /// Longest a test waits for one agent run; only turns a hang into a failure.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod gate;
 pub mod mosquitto;
 
 use std::io::Read;

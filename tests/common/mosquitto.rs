@@ -1,8 +1,9 @@
-//! A real Mosquitto for the end-to-end MQTT tests (adapted from `agent/src/mqtt/testutil.rs`,
-//! which is `#[cfg(test)]` inside the library): a broker on a free 127.0.0.1 port with a generated
-//! config (persistence on or off, an extra TLS listener with rcgen certificates), stop/restart,
-//! killed on drop; a [`TcpGate`] that cuts one client's path to the broker; and an [`Observer`],
-//! a plain rumqttc client that watches what reaches the broker independently of the agent's code.
+//! A real Mosquitto for the MQTT tests — the library's own (`agent/src/mqtt/testutil.rs` includes
+//! this file) and the end-to-end ones: a broker on a free 127.0.0.1 port with a generated config
+//! (persistence on or off, an extra TLS listener with rcgen certificates), stop/restart, killed on
+//! drop; and an [`Observer`], a plain rumqttc client that watches what reaches the broker
+//! independently of the agent's code. The TCP gates that cut one client's path live beside their
+//! users (tests/common/gate.rs, a thread-owned one; testutil.rs, one on the caller's runtime).
 //! Requires the Debian `mosquitto` package (tests/setup.sh installs it). Loopback only.
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -35,7 +36,8 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// Certificates for TLS tests: a CA, a server certificate for `localhost`/127.0.0.1 and a
+/// Certificates for TLS tests: a CA, a server certificate for `localhost`/127.0.0.1 (and the
+/// name `broker.test`, for server-name overrides) and a
 /// client certificate, all signed by the CA, written as PEM files into a temporary directory.
 pub struct TestCerts {
     dir: tempfile::TempDir,
@@ -66,8 +68,10 @@ impl TestCerts {
             let cert = params.signed_by(&key, &issuer).expect("sign");
             (cert.pem(), key.serialize_pem())
         };
-        let (server_pem, server_key) =
-            leaf(vec!["localhost".into(), "127.0.0.1".into()], "localhost");
+        let (server_pem, server_key) = leaf(
+            vec!["localhost".into(), "127.0.0.1".into(), "broker.test".into()],
+            "localhost",
+        );
         let (client_pem, client_key) = leaf(vec!["ganglion-client".into()], "ganglion-client");
         let write =
             |name: &str, text: &str| fs::write(dir.path().join(name), text).expect("write pem");
@@ -269,72 +273,6 @@ impl Drop for Mosquitto {
 struct TlsListener {
     port: u16,
     lines: String,
-}
-
-/// A TCP forwarder from a free 127.0.0.1 port to a broker port that the test can cut
-/// (connections dropped, new ones accepted and dropped at once) and restore: an outage as seen
-/// by one client while other clients stay connected. Runs on a small runtime of its own.
-pub struct TcpGate {
-    port: u16,
-    open: tokio::sync::watch::Sender<bool>,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl TcpGate {
-    /// Starts forwarding a new port to 127.0.0.1:`target`, `open` or closed.
-    pub fn start(target: u16, open: bool) -> TcpGate {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("gate runtime");
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-            .expect("bind gate");
-        let port = listener.local_addr().expect("gate addr").port();
-        let (open_tx, open_rx) = tokio::sync::watch::channel(open);
-        rt.spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*open_rx.borrow() {
-                    continue; // closed: dropped at once
-                }
-                let mut gate = open_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    else {
-                        return;
-                    };
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = gate.wait_for(|open| !*open) => {}
-                    }
-                });
-            }
-        });
-        TcpGate {
-            port,
-            open: open_tx,
-            _rt: rt,
-        }
-    }
-
-    /// The port clients connect to.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Cuts every connection through the gate and refuses new ones.
-    pub fn close(&self) {
-        self.open.send_replace(false);
-    }
-
-    /// Lets connections through again.
-    pub fn open(&self) {
-        self.open.send_replace(true);
-    }
 }
 
 /// A message seen by an [`Observer`].

@@ -610,7 +610,7 @@ async fn mutual_tls_round_trip_and_wrong_ca_refused() {
     let client_pair = Some((client_pair.0.as_path(), client_pair.1.as_path()));
 
     // Good CA and client certificate: connects, round trip through the TLS listener.
-    let cfg = tls_config(broker.port(), &certs.ca(), client_pair, None)
+    let cfg = tls_config(broker.tls_port(), &certs.ca(), client_pair, None)
         .resolve("tls-ok", dir.path())
         .expect("resolve");
     let (client, mut events) = MqttHandle::start(cfg).expect("start");
@@ -624,9 +624,14 @@ async fn mutual_tls_round_trip_and_wrong_ca_refused() {
     client.shutdown().await;
 
     // The certificate names 127.0.0.1, localhost and broker.test; a pinned server name works.
-    let cfg = tls_config(broker.port(), &certs.ca(), client_pair, Some("broker.test"))
-        .resolve("tls-name", dir.path())
-        .expect("resolve");
+    let cfg = tls_config(
+        broker.tls_port(),
+        &certs.ca(),
+        client_pair,
+        Some("broker.test"),
+    )
+    .resolve("tls-name", dir.path())
+    .expect("resolve");
     let (client, mut events) = MqttHandle::start(cfg).expect("start");
     assert!(matches!(
         first_connect_or_error(&mut events).await,
@@ -640,15 +645,20 @@ async fn mutual_tls_round_trip_and_wrong_ca_refused() {
     let cases = [
         (
             "wrong-ca",
-            tls_config(broker.port(), &other.ca(), client_pair, None),
+            tls_config(broker.tls_port(), &other.ca(), client_pair, None),
         ),
         (
             "wrong-name",
-            tls_config(broker.port(), &certs.ca(), client_pair, Some("evil.test")),
+            tls_config(
+                broker.tls_port(),
+                &certs.ca(),
+                client_pair,
+                Some("evil.test"),
+            ),
         ),
         (
             "no-client-cert",
-            tls_config(broker.port(), &certs.ca(), None, None),
+            tls_config(broker.tls_port(), &certs.ca(), None, None),
         ),
     ];
     for (id, cfg) in cases {
