@@ -4,8 +4,9 @@
 // loop calls into: runTimer, runImmediates, deliver, emitShutdown, emitExit, trackRejection,
 // flushRejections. Policy (timer queue, liveness, limits) lives in Rust; this file only binds it.
 import EventEmitter from 'events';
-import { Buffer } from 'buffer';
-import { install as installWeb } from 'ganglion:internal/web';
+
+// `buffer` (42 KB) and the web globals (33 KB) are compiled on first use, not at every start:
+// compiling them was two thirds of the start-up time (see `lazyGlobals` below).
 
 const internal = globalThis[Symbol.for('ganglion.internal')];
 const native = internal.native;
@@ -279,7 +280,7 @@ function inspect(value, opts) {
     if (v instanceof Date) return isNaN(v) ? 'Invalid Date' : v.toISOString();
     if (v instanceof RegExp) return String(v);
     if (v instanceof Promise) return 'Promise { <pending> }';
-    if (Buffer.isBuffer && Buffer.isBuffer(v)) {
+    if (v instanceof Uint8Array && bufferModule().Buffer.isBuffer(v)) {
       const hex = [];
       for (let i = 0; i < Math.min(v.length, 50); i++) hex.push(v[i].toString(16).padStart(2, '0'));
       return `<Buffer${hex.length ? ' ' + hex.join(' ') : ''}${v.length > 50 ? ` ... ${v.length - 50} more bytes` : ''}>`;
@@ -486,12 +487,50 @@ globalRequire.resolve = (spec) => native.resolve(spec, native.callerFile()).id;
 globalRequire.cache = cjsCache;
 
 // ---------------------------------------------------------------- globals -------------------
+let bufferNs;
+function bufferModule() {
+  return (bufferNs ??= native.importModule('buffer'));
+}
+/** The globals of agent/js/web.js (its GLOBALS); a test checks the two lists agree. */
+const WEB_GLOBALS = ['DOMException', 'Event', 'EventTarget', 'CustomEvent', 'AbortController', 'AbortSignal',
+  'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'structuredClone'];
+/**
+ * Defines each missing global in `names` as an accessor that loads its module (`load()` returns the
+ * namespace) on first use, then becomes the usual writable, configurable, non-enumerable data
+ * property; assigning first simply replaces it. Globals the engine already has (a native
+ * structuredClone, say) are left alone, as web.js's install() does.
+ */
+function lazyGlobals(load, names) {
+  const pending = names.filter((name) => !(name in globalThis));
+  const settle = (name, value) => define(name, value);
+  const resolveAll = () => {
+    const ns = load();
+    for (const name of pending.splice(0)) {
+      const d = Object.getOwnPropertyDescriptor(globalThis, name);
+      if (d && d.get && d.get.lazy) settle(name, ns[name]);
+    }
+  };
+  for (const name of pending) {
+    const get = function () {
+      resolveAll();
+      return globalThis[name];
+    };
+    get.lazy = true;
+    Object.defineProperty(globalThis, name, {
+      get,
+      set(value) {
+        settle(name, value);
+      },
+      configurable: true,
+      enumerable: false,
+    });
+  }
+}
 const define = (name, value) =>
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 
 define('console', console);
 define('process', process);
-define('Buffer', Buffer);
 define('global', globalThis);
 define('require', globalRequire);
 define('setTimeout', setTimeout);
@@ -521,4 +560,5 @@ if (typeof globalThis.performance !== 'object' || typeof globalThis.performance.
 internal.timers = { setTimeout, setInterval, setImmediate, clearTimeout, clearInterval: clearTimeout, clearImmediate, Timeout, Immediate };
 internal.inspect = inspect;
 internal.format = format;
-installWeb(globalThis);
+lazyGlobals(() => bufferModule(), ['Buffer']);
+lazyGlobals(() => native.importModule('ganglion:internal/web'), WEB_GLOBALS);

@@ -364,4 +364,27 @@ mod tests {
         let err = module_source(&bad).expect_err("invalid");
         assert!(err.contains("bad.json:3:"), "{err}");
     }
+
+    /// The bootstrap installs web.js's globals lazily by name: its list must be web.js's GLOBALS.
+    #[test]
+    fn bootstrap_lazy_web_globals_match_web_js() {
+        fn names(source: &str, start: &str, end: char) -> Vec<String> {
+            let from = source.find(start).expect(start) + start.len();
+            let body = &source[from..from + source[from..].find(end).expect("end")];
+            let mut v: Vec<String> = body
+                .split(',')
+                .map(|n| n.trim().trim_matches('\'').to_owned())
+                .filter(|n| !n.is_empty())
+                .collect();
+            v.sort();
+            v
+        }
+        let web = BUILTINS
+            .iter()
+            .find(|b| b.name == "ganglion:internal/web")
+            .expect("web builtin");
+        let ours = names(include_str!("bootstrap.js"), "const WEB_GLOBALS = [", ']');
+        assert_eq!(names(web.source, "const GLOBALS = {", '}'), ours);
+        assert!(ours.contains(&"TextEncoder".to_owned()), "{ours:?}");
+    }
 }
