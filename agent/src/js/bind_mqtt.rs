@@ -11,7 +11,8 @@ use rquickjs::{Ctx, Function, Object, TypedArray, Value};
 use crate::js::errors::JsError;
 use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
 use crate::mqtt::{
-    Accepted, JsErrorKind, MqttError, MqttEvent, QoS, StoreError, Subscription, ValidationError,
+    Accepted, JsErrorKind, MessageProperties, MqttError, MqttEvent, QoS, StoreError, Subscription,
+    ValidationError,
 };
 use crate::services::{MqttService, Services};
 
@@ -42,7 +43,7 @@ fn mqtt_error(e: &MqttError) -> JsError {
         MqttError::Invalid(v) => return validation(v.clone()),
         MqttError::Store(StoreError::Full { .. }) => "ERR_MQTT_QUEUE_FULL",
         MqttError::Store(_) => "EIO",
-        MqttError::SubscriptionRefused(_) => "ERR_MQTT_SUBSCRIPTION_REFUSED",
+        MqttError::SubscriptionRefused(..) => "ERR_MQTT_SUBSCRIPTION_REFUSED",
         MqttError::Closed => "ERR_MQTT_CLOSED",
         MqttError::Thread(_) => "EIO",
     };
@@ -57,24 +58,201 @@ fn payload_bytes<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Vec<u8
     if let Some(s) = v.as_string() {
         return Ok(s.to_string()?.into_bytes());
     }
-    // SAFETY (both): the bytes are copied out at once; no JS runs while the slice is alive.
-    if let Ok(a) = TypedArray::<u8>::from_value(v.clone()) {
-        return Ok(unsafe { a.as_bytes() }
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default());
-    }
-    if let Some(b) = v
-        .as_object()
-        .and_then(|o| rquickjs::ArrayBuffer::from_object(o.clone()))
-    {
-        return Ok(unsafe { b.as_bytes() }
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default());
+    if let Some(bytes) = binary_bytes(v) {
+        return Ok(bytes);
     }
     Err(JsError::Type(
         "MQTT payload must be a string, Buffer/Uint8Array, ArrayBuffer or object".into(),
     )
     .throw(ctx))
+}
+
+/// Bytes of a Uint8Array/Buffer or ArrayBuffer, if `v` is one.
+fn binary_bytes(v: &Value<'_>) -> Option<Vec<u8>> {
+    // SAFETY (both): the bytes are copied out at once; no JS runs while the slice is alive.
+    if let Ok(a) = TypedArray::<u8>::from_value(v.clone()) {
+        return Some(
+            unsafe { a.as_bytes() }
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+        );
+    }
+    let b = rquickjs::ArrayBuffer::from_object(v.as_object()?.clone())?;
+    Some(
+        unsafe { b.as_bytes() }
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+    )
+}
+
+fn property_type_error(
+    ctx: &Ctx<'_>,
+    name: &str,
+    expected: &str,
+    v: &Value<'_>,
+) -> rquickjs::Error {
+    JsError::Type(format!(
+        "MQTT property {name} must be {expected}, got {}",
+        v.type_name()
+    ))
+    .throw(ctx)
+}
+
+/// A string property (UTF-8; a lone surrogate is a TypeError naming the property).
+fn property_text(ctx: &Ctx<'_>, name: &str, v: &Value<'_>) -> rquickjs::Result<String> {
+    let Some(s) = v.as_string() else {
+        return Err(property_type_error(ctx, name, "a string", v));
+    };
+    s.to_string().map_err(|_| {
+        JsError::Type(format!("MQTT property {name} is not valid Unicode text")).throw(ctx)
+    })
+}
+
+/// The publish option `properties` (MQTT.js names) as [`MessageProperties`]. Types are checked
+/// here (TypeError/RangeError naming the property); MQTT's own rules in
+/// [`MessageProperties::validate`], which `publish` applies.
+fn publish_properties<'js>(
+    ctx: &Ctx<'js>,
+    v: &Value<'js>,
+) -> rquickjs::Result<Option<MessageProperties>> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let Some(obj) = v.as_object().filter(|_| !v.is_array()) else {
+        return Err(JsError::Type(format!(
+            "MQTT publish properties must be an object, got {}",
+            v.type_name()
+        ))
+        .throw(ctx));
+    };
+    let mut p = MessageProperties::default();
+    for key in obj.keys::<String>() {
+        let key = key?;
+        let value: Value<'js> = obj.get(key.as_str())?;
+        if value.is_undefined() {
+            continue;
+        }
+        match key.as_str() {
+            "payloadFormatIndicator" => {
+                let Some(b) = value.as_bool() else {
+                    return Err(property_type_error(ctx, &key, "a boolean", &value));
+                };
+                p.payload_format_utf8 = Some(b);
+            }
+            "messageExpiryInterval" => {
+                let Some(n) = value.as_number() else {
+                    return Err(property_type_error(ctx, &key, "a number", &value));
+                };
+                if n.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&n) {
+                    return Err(JsError::Range(format!(
+                        "MQTT property messageExpiryInterval must be a whole number of seconds \
+                         in 1..=4294967295 (leave it out for no expiry), got {n}"
+                    ))
+                    .throw(ctx));
+                }
+                p.message_expiry = Some(n as u32);
+            }
+            "contentType" => p.content_type = Some(property_text(ctx, &key, &value)?),
+            "responseTopic" => p.response_topic = Some(property_text(ctx, &key, &value)?),
+            "correlationData" => {
+                let bytes = if value.is_string() {
+                    property_text(ctx, &key, &value)?.into_bytes()
+                } else {
+                    binary_bytes(&value).ok_or_else(|| {
+                        property_type_error(ctx, &key, "a string, Buffer or Uint8Array", &value)
+                    })?
+                };
+                p.correlation_data = Some(bytes);
+            }
+            "userProperties" => {
+                let Some(users) = value.as_object().filter(|_| !value.is_array()) else {
+                    return Err(property_type_error(
+                        ctx,
+                        &key,
+                        "an object of strings or string arrays",
+                        &value,
+                    ));
+                };
+                for name in users.keys::<String>() {
+                    let name = name?;
+                    let entry: Value<'js> = users.get(name.as_str())?;
+                    let what = format!("userProperties.{name}");
+                    if let Some(list) = entry.as_array() {
+                        for item in list.iter::<Value<'js>>() {
+                            let text = property_text(ctx, &what, &item?)?;
+                            p.user_properties.push((name.clone(), text));
+                        }
+                    } else {
+                        let text = property_text(ctx, &what, &entry)?;
+                        p.user_properties.push((name, text));
+                    }
+                }
+            }
+            other => {
+                return Err(JsError::Type(format!(
+                    "unknown MQTT publish property {other:?} (supported: payloadFormatIndicator, \
+                     messageExpiryInterval, contentType, responseTopic, correlationData, \
+                     userProperties)"
+                ))
+                .throw(ctx))
+            }
+        }
+    }
+    Ok(Some(p))
+}
+
+/// A received message's properties as a JS object with MQTT.js names (`{}` when none);
+/// `correlationData` is a Uint8Array (the module makes it a Buffer), a repeated user property
+/// an array of its values.
+fn properties_object<'js>(
+    ctx: &Ctx<'js>,
+    p: Option<&MessageProperties>,
+) -> rquickjs::Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    let Some(p) = p else { return Ok(o) };
+    if let Some(f) = p.payload_format_utf8 {
+        o.set("payloadFormatIndicator", f)?;
+    }
+    if let Some(e) = p.message_expiry {
+        o.set("messageExpiryInterval", f64::from(e))?;
+    }
+    if let Some(t) = &p.content_type {
+        o.set("contentType", t.as_str())?;
+    }
+    if let Some(t) = &p.response_topic {
+        o.set("responseTopic", t.as_str())?;
+    }
+    if let Some(d) = &p.correlation_data {
+        o.set(
+            "correlationData",
+            TypedArray::<u8>::new(ctx.clone(), d.clone())?,
+        )?;
+    }
+    if !p.user_properties.is_empty() {
+        let users = Object::new(ctx.clone())?;
+        for (name, value) in &p.user_properties {
+            let prev: Value<'js> = users.get(name.as_str())?;
+            if let Some(list) = prev.as_array() {
+                list.set(list.len(), value.as_str())?;
+            } else if let Some(first) = prev.as_string() {
+                let list = rquickjs::Array::new(ctx.clone())?;
+                list.set(0, first.clone())?;
+                list.set(1, value.as_str())?;
+                users.set(name.as_str(), list)?;
+            } else {
+                users.set(name.as_str(), value.as_str())?;
+            }
+        }
+        o.set("userProperties", users)?;
+    }
+    if !p.subscription_identifiers.is_empty() {
+        let ids = rquickjs::Array::new(ctx.clone())?;
+        for (i, id) in p.subscription_identifiers.iter().enumerate() {
+            ids.set(i, f64::from(*id))?;
+        }
+        o.set("subscriptionIdentifiers", ids)?;
+    }
+    Ok(o)
 }
 
 fn qos_arg(ctx: &Ctx<'_>, qos: f64) -> rquickjs::Result<QoS> {
@@ -118,7 +296,8 @@ pub fn install<'js>(
         )?;
     }
 
-    // mqttPublish(reqId, topic, payload, qos, retain): validates now, settles when durable.
+    // mqttPublish(reqId, topic, payload, qos, retain, properties): validates now, settles when
+    // durable.
     {
         let (state, shared) = (state.clone(), shared.clone());
         native.set(
@@ -130,15 +309,20 @@ pub fn install<'js>(
                       topic: String,
                       payload: Value<'js>,
                       qos: f64,
-                      retain: bool|
+                      retain: bool,
+                      properties: rquickjs::function::Opt<Value<'js>>|
                       -> rquickjs::Result<()> {
                     let st = current(&ctx, &state)?;
                     let qos = qos_arg(&ctx, qos)?;
                     let bytes = payload_bytes(&ctx, &payload)?;
+                    let properties = match properties.0 {
+                        Some(v) => publish_properties(&ctx, &v)?,
+                        None => None,
+                    };
                     let enqueue = st
                         .service
                         .handle
-                        .enqueue_publish(&topic, bytes, qos, retain)
+                        .enqueue_publish_with_properties(&topic, bytes, qos, retain, properties)
                         .map_err(|e| validation(e).throw(&ctx))?;
                     if st.publisher.send((req, Box::pin(enqueue))).is_err() {
                         return Err(mqtt_error(&MqttError::Closed).throw(&ctx));
@@ -204,6 +388,10 @@ pub fn install<'js>(
                                     o.set("qos", d.qos.as_u8())?;
                                     o.set("retain", d.retain)?;
                                     o.set("dup", d.dup)?;
+                                    o.set(
+                                        "properties",
+                                        properties_object(&h.ctx, d.properties.as_deref())?,
+                                    )?;
                                     h.deliver(id, "message", o)
                                 }))
                                 .await;
@@ -287,6 +475,8 @@ pub fn install<'js>(
                         ("received", s.received),
                         ("receivedDropped", s.received_dropped),
                         ("connects", s.connects),
+                        ("expired", s.expired),
+                        ("refused", s.refused),
                     ] {
                         o.set(k, v as f64)?;
                     }
@@ -416,6 +606,16 @@ fn open(
                         MqttEvent::Dropped { count } => {
                             o.set("count", count as f64)?;
                             "dropped"
+                        }
+                        MqttEvent::Refused {
+                            topic,
+                            reason,
+                            code,
+                        } => {
+                            o.set("topic", topic)?;
+                            o.set("reason", reason)?;
+                            o.set("code", code)?;
+                            "refused"
                         }
                     };
                     h.deliver(handle_id, ty, o)

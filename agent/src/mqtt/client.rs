@@ -16,20 +16,28 @@
 //! Presence: the last will is a retained `offline` on `<prefix>/status`; a retained `online` is
 //! published on every connect, and a retained `offline` before a graceful shutdown.
 //!
-//! The worker polls rumqttc's `EventLoop::poll` future to completion every time (it is never
+//! MQTT 3.1.1 and 5 share this worker; the protocol layer underneath (`link`) maps both into
+//! one set of events. With MQTT 5: publish properties are stored with the record and sent; a
+//! message whose expiry interval runs out while queued is discarded (counted in `expired`) and
+//! a queued one is sent with what is left of it; a PUBACK/PUBREC with a failure reason code
+//! completes the record (counted in `refused`, reported as [`MqttEvent::Refused`]), since
+//! sending it again would only be refused again and hold up the queue; the window of messages
+//! in flight respects the broker's Receive Maximum, and a record larger than the broker's
+//! Maximum Packet Size is discarded as refused instead of being sent (rumqttc would turn it
+//! into a connection error, then a reconnect and the same record again, forever).
+//!
+//! The worker polls the event loop's `poll` future to completion every time (it is never
 //! cancelled mid-way, which could lose a half-written packet); handle commands are served
 //! concurrently and talk to the event loop only through rumqttc's request channel.
 
-use super::config::{BrokerTarget, ResolvedMqtt};
-use super::store::{Store, StoreError, StoreStats};
+use super::config::{Protocol, ResolvedMqtt};
+use super::link::{self, Event, LinkError, Reason};
+use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
+use super::store::{Extension, Store, StoreError, StoreStats};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, MqttState,
-    NetworkOptions, Outgoing, PubRel, Request, SubscribeFilter, SubscribeReasonCode,
-    TlsConfiguration, Transport,
-};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -60,9 +68,9 @@ pub enum MqttError {
     /// The durable queue refused the message (full with `reject-new`, too large) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The broker answered the SUBSCRIBE with a failure code.
-    #[error("MQTT broker refused the subscription to {0:?}")]
-    SubscriptionRefused(String),
+    /// The broker answered the SUBSCRIBE with a failure code (filter, reason in words).
+    #[error("MQTT broker refused the subscription to {0:?}: {1}")]
+    SubscriptionRefused(String, String),
     /// The worker has shut down.
     #[error("MQTT client is shut down")]
     Closed,
@@ -104,6 +112,16 @@ pub enum MqttEvent {
         /// Messages dropped by this publish.
         count: u64,
     },
+    /// The broker refused a queued message (MQTT 5 PUBACK/PUBREC failure reason, or larger
+    /// than its Maximum Packet Size); it was removed from the queue.
+    Refused {
+        /// The message's topic.
+        topic: String,
+        /// Why, in words, e.g. `not authorized (0x87)`.
+        reason: String,
+        /// The MQTT 5 reason code (0x95 for a message too large to send).
+        code: u8,
+    },
 }
 
 /// A message received on a subscription.
@@ -119,6 +137,8 @@ pub struct Delivery {
     pub retain: bool,
     /// The broker marked it as a possible duplicate.
     pub dup: bool,
+    /// MQTT 5 properties, if the message carried any (always `None` with MQTT 3.1.1).
+    pub properties: Option<Arc<MessageProperties>>,
 }
 
 /// Counters and gauges for `mqtt.stats()` and tests (`MqttHandle::watch_stats`).
@@ -150,6 +170,10 @@ pub struct MqttStats {
     pub received_dropped: u64,
     /// Successful connects since start.
     pub connects: u64,
+    /// Messages discarded because their MQTT 5 expiry interval ran out while queued.
+    pub expired: u64,
+    /// Messages the broker refused (MQTT 5 reason code, or too large for it); not retried.
+    pub refused: u64,
 }
 
 /// A publish handed to the worker ([`MqttHandle::enqueue_publish`]): resolves with the
@@ -220,6 +244,8 @@ enum Command {
         payload: Vec<u8>,
         qos: QoS,
         retain: bool,
+        /// MQTT 5 properties (validated; `None` with MQTT 3.1.1).
+        properties: Option<Box<MessageProperties>>,
         reply: oneshot::Sender<Result<u64, MqttError>>,
     },
     Subscribe {
@@ -247,6 +273,9 @@ pub struct MqttHandle {
     stats: watch::Receiver<MqttStats>,
     events: broadcast::Sender<MqttEvent>,
     max_packet_size: usize,
+    protocol: Protocol,
+    /// Properties given to a 3.1.1 connection were reported (once).
+    warned_properties: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Command {
@@ -262,19 +291,11 @@ impl std::fmt::Debug for Command {
     }
 }
 
-fn to_rumqttc(qos: QoS) -> rumqttc::QoS {
-    match qos {
-        QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
-        QoS::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
-        QoS::ExactlyOnce => rumqttc::QoS::ExactlyOnce,
-    }
-}
-
-fn from_rumqttc(qos: rumqttc::QoS) -> QoS {
-    match qos {
-        rumqttc::QoS::AtMostOnce => QoS::AtMostOnce,
-        rumqttc::QoS::AtLeastOnce => QoS::AtLeastOnce,
-        rumqttc::QoS::ExactlyOnce => QoS::ExactlyOnce,
+/// Records in flight at once: ours, capped by the broker's MQTT 5 Receive Maximum.
+pub fn send_window(max_inflight: usize, receive_maximum: Option<u16>) -> usize {
+    match receive_maximum {
+        Some(limit) => max_inflight.min(usize::from(limit)).max(1),
+        None => max_inflight,
     }
 }
 
@@ -287,10 +308,7 @@ impl MqttHandle {
         cfg: ResolvedMqtt,
     ) -> Result<(MqttHandle, broadcast::Receiver<MqttEvent>), MqttError> {
         let store = Store::open(&cfg.queue_dir, cfg.store.clone(), Instant::now())?;
-        let (client, mut eventloop) = build_client(&cfg);
-        if !cfg.clean_session {
-            eventloop.pending = release_all(eventloop.mqtt_options.inflight(), &[]);
-        }
+        let (client, eventloop) = link::build(&cfg);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
         let (events, events_rx) = broadcast::channel(EVENT_BUFFER);
         let (stats_tx, stats_rx) = watch::channel(MqttStats::default());
@@ -303,6 +321,11 @@ impl MqttHandle {
             status_topic: cfg.status_topic(),
             max_inflight: usize::from(cfg.max_inflight),
             max_inflight_qos2: usize::from(cfg.max_inflight_qos2),
+            persistent: !cfg.clean_session,
+            window: usize::from(cfg.max_inflight),
+            broker_max_packet: None,
+            leaked: 0,
+            recycling: None,
             tick_every: match cfg.store.fsync {
                 super::store::FsyncPolicy::Batch(every) => every.max(Duration::from_millis(5)),
                 _ => Duration::from_secs(1),
@@ -332,14 +355,33 @@ impl MqttHandle {
             stats: stats_rx,
             events,
             max_packet_size: cfg.max_packet_size,
+            protocol: cfg.protocol,
+            warned_properties: Arc::new(AtomicBool::new(false)),
         };
         Ok((handle, events_rx))
     }
 
-    /// Checks what `publish` checks, synchronously: topic rules and the packet size limit.
-    pub fn validate_publish(&self, topic: &str, payload_len: usize) -> Result<(), ValidationError> {
+    /// The protocol version this connection speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Checks what `publish` checks, synchronously: topic rules, MQTT 5 properties and the
+    /// packet size limit (properties included with MQTT 5).
+    pub fn validate_publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        properties: Option<&MessageProperties>,
+    ) -> Result<(), ValidationError> {
         validate_topic(topic)?;
-        let size = PUBLISH_OVERHEAD + topic.len() + payload_len;
+        if let Some(p) = properties {
+            p.validate(payload)?;
+        }
+        let size = match self.protocol {
+            Protocol::V311 => PUBLISH_OVERHEAD + topic.len() + payload.len(),
+            Protocol::V5 => v5_publish_size(topic.len(), payload.len(), true, properties),
+        };
         if size > self.max_packet_size {
             return Err(ValidationError::PayloadTooLarge {
                 size,
@@ -362,7 +404,22 @@ impl MqttHandle {
         retain: bool,
     ) -> Result<impl Future<Output = Result<u64, MqttError>> + Send + 'static, ValidationError>
     {
-        let enqueue = self.enqueue_publish(topic, payload, qos, retain)?;
+        self.publish_with_properties(topic, payload, qos, retain, None)
+    }
+
+    /// [`MqttHandle::publish`] with MQTT 5 properties (validated now; with MQTT 3.1.1 they are
+    /// ignored, with a warning logged once).
+    pub fn publish_with_properties(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<MessageProperties>,
+    ) -> Result<impl Future<Output = Result<u64, MqttError>> + Send + 'static, ValidationError>
+    {
+        let enqueue =
+            self.enqueue_publish_with_properties(topic, payload, qos, retain, properties)?;
         Ok(async move { enqueue.await?.await })
     }
 
@@ -379,7 +436,35 @@ impl MqttHandle {
         retain: bool,
     ) -> Result<impl Future<Output = Result<Accepted, MqttError>> + Send + 'static, ValidationError>
     {
-        self.validate_publish(topic, payload.len())?;
+        self.enqueue_publish_with_properties(topic, payload, qos, retain, None)
+    }
+
+    /// [`MqttHandle::enqueue_publish`] with MQTT 5 properties (see
+    /// [`MqttHandle::publish_with_properties`]).
+    pub fn enqueue_publish_with_properties(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<MessageProperties>,
+    ) -> Result<impl Future<Output = Result<Accepted, MqttError>> + Send + 'static, ValidationError>
+    {
+        let properties = properties.filter(|p| !p.is_empty());
+        self.validate_publish(topic, &payload, properties.as_ref())?;
+        let properties = match (self.protocol, properties) {
+            (Protocol::V5, Some(p)) => Some(Box::new(p)),
+            (Protocol::V311, Some(_)) => {
+                if !self.warned_properties.swap(true, Ordering::Relaxed) {
+                    warn!(
+                        "MQTT publish properties need protocol = \"5\"; ignored with MQTT 3.1.1 \
+                         (the messages are sent without them)"
+                    );
+                }
+                None
+            }
+            (_, None) => None,
+        };
         let cmd = self.cmd.clone();
         let topic = topic.to_owned();
         Ok(async move {
@@ -389,6 +474,7 @@ impl MqttHandle {
                 payload,
                 qos,
                 retain,
+                properties,
                 reply,
             })
             .await
@@ -475,36 +561,6 @@ impl MqttHandle {
             let _ = rx.await;
         }
     }
-}
-
-fn build_client(cfg: &ResolvedMqtt) -> (AsyncClient, EventLoop) {
-    let (host, port) = cfg.target.addr();
-    let mut options = MqttOptions::new(cfg.client_id.clone(), host, port);
-    options
-        .set_keep_alive(cfg.keep_alive)
-        .set_clean_session(cfg.clean_session)
-        .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
-        // One more than our window: the presence message also takes a slot.
-        .set_inflight(cfg.max_inflight.saturating_add(1))
-        .set_last_will(LastWill::new(
-            cfg.status_topic(),
-            STATUS_OFFLINE,
-            rumqttc::QoS::AtLeastOnce,
-            true,
-        ));
-    if let Some((user, password)) = &cfg.credentials {
-        options.set_credentials(user.clone(), password.expose());
-    }
-    if let BrokerTarget::Remote { tls: Some(tls), .. } = &cfg.target {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            tls.clone(),
-        )));
-    }
-    let (client, mut eventloop) = AsyncClient::new(options, usize::from(cfg.max_inflight) + 64);
-    let mut network = NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    eventloop.set_network_options(network);
-    (client, eventloop)
 }
 
 /// Reconnect delays: exponential from `min` to `max`, each reduced by up to 20% at random so a
@@ -639,6 +695,19 @@ impl Tracker {
         }
     }
 
+    /// A PUBREC with a failure reason: the QoS 2 record is over (no PUBREL follows).
+    fn on_pubrec_refused(&mut self, pkid: u16) -> Option<u64> {
+        match self.awaiting_ack.get(&pkid) {
+            Some(&(seq, QoS::ExactlyOnce)) => {
+                self.awaiting_ack.remove(&pkid);
+                self.window -= 1;
+                self.qos2 -= 1;
+                Some(seq)
+            }
+            _ => None,
+        }
+    }
+
     fn on_pubcomp(&mut self, pkid: u16) -> Option<u64> {
         let seq = self.awaiting_comp.remove(&pkid)?;
         self.window -= 1;
@@ -687,22 +756,6 @@ impl Tracker {
         seqs.sort_unstable();
         seqs
     }
-}
-
-/// PUBREL for every packet id the connection can use, those in `first` (in that order) before
-/// the others. Sent first on a connect that resumes a persistent session (rumqttc drops them
-/// when the session is not present): they complete QoS 2 messages the broker received before
-/// the connection (or the agent) died, so a new message that reuses one of their packet ids
-/// is not mistaken for a duplicate and discarded.
-fn release_all(max_packet_id: u16, first: &[u16]) -> VecDeque<Request> {
-    let mut seen = HashSet::new();
-    first
-        .iter()
-        .copied()
-        .chain(1..=max_packet_id)
-        .filter(|pkid| (1..=max_packet_id).contains(pkid) && seen.insert(*pkid))
-        .map(|pkid| Request::PubRel(PubRel::new(pkid)))
-        .collect()
 }
 
 #[derive(Debug)]
@@ -794,8 +847,8 @@ impl Subscriptions {
         }
     }
 
-    /// Applies a SUBACK; returns the filters the broker refused.
-    fn on_suback(&mut self, pkid: u16, codes: &[SubscribeReasonCode]) -> Vec<String> {
+    /// Applies a SUBACK; returns the filters the broker refused, with the reason.
+    fn on_suback(&mut self, pkid: u16, codes: &[Result<QoS, Reason>]) -> Vec<(String, Reason)> {
         let Some(filters) = self.by_pkid.remove(&pkid) else {
             return Vec::new();
         };
@@ -805,25 +858,42 @@ impl Subscriptions {
                 continue;
             };
             match code {
-                SubscribeReasonCode::Success(q) => {
-                    let granted = from_rumqttc(*q);
-                    state.granted = Some(granted);
+                Ok(granted) => {
+                    state.granted = Some(*granted);
                     for (id, reply) in state.waiters.drain(..) {
-                        let _ = reply.send(Ok((id, granted)));
+                        let _ = reply.send(Ok((id, *granted)));
                     }
                 }
-                SubscribeReasonCode::Failure => {
+                Err(reason) => {
                     if let Some(state) = self.filters.remove(&filter) {
                         for (_, reply) in state.waiters {
-                            let _ = reply.send(Err(MqttError::SubscriptionRefused(filter.clone())));
+                            let _ = reply.send(Err(MqttError::SubscriptionRefused(
+                                filter.clone(),
+                                reason.to_string(),
+                            )));
                         }
                     }
                     self.subs.retain(|s| s.filter != filter);
-                    refused.push(filter);
+                    refused.push((filter, *reason));
                 }
             }
         }
         refused
+    }
+
+    /// Drops subscriptions whose receiver is gone, e.g. a `subscribe` abandoned before its
+    /// SUBACK (whose subscription was never handed out); returns the filters no longer used.
+    fn sweep(&mut self) -> Vec<String> {
+        let closed: Vec<u64> = self
+            .subs
+            .iter()
+            .filter(|s| s.tx.is_closed())
+            .map(|s| s.id)
+            .collect();
+        closed
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect()
     }
 
     fn on_disconnect(&mut self) {
@@ -859,8 +929,18 @@ struct Worker {
     status_topic: String,
     max_inflight: usize,
     max_inflight_qos2: usize,
+    /// Persistent session (`clean_session = false`).
+    persistent: bool,
+    /// Records in flight at once on this connection ([`send_window`]).
+    window: usize,
+    /// The broker's MQTT 5 Maximum Packet Size, from the CONNACK.
+    broker_max_packet: Option<u32>,
+    /// In-flight slots rumqttc lost on this connection (see `link`).
+    leaked: u16,
+    /// Why the worker is closing the connection to reconnect at once, if it is.
+    recycling: Option<String>,
     tick_every: Duration,
-    client: AsyncClient,
+    client: link::Client,
     store: Store,
     tracker: Tracker,
     subs: Subscriptions,
@@ -868,7 +948,8 @@ struct Worker {
     events: broadcast::Sender<MqttEvent>,
     stats_tx: watch::Sender<MqttStats>,
     connected: bool,
-    /// `sent`, `acked`, `received`, `received_dropped`, `connects` live here.
+    /// `sent`, `acked`, `received`, `received_dropped`, `connects`, `expired`, `refused` live
+    /// here.
     counters: MqttStats,
     closing: Option<Closing>,
     /// Tests: stop now as if killed.
@@ -881,13 +962,13 @@ struct Closing {
 }
 
 enum Wake {
-    Poll(Result<Event, ConnectionError>),
+    Poll(Result<Event, LinkError>),
     Stop,
     Crash,
 }
 
 impl Worker {
-    async fn run(mut self, mut eventloop: EventLoop) {
+    async fn run(mut self, mut eventloop: link::EventLoop) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.update_stats();
@@ -928,6 +1009,7 @@ impl Worker {
                     if self.on_event(event) {
                         break;
                     }
+                    self.check_leaks(eventloop.leaked_slots());
                 }
                 Wake::Poll(Err(error)) => {
                     self.on_connection_error(&error, &mut eventloop);
@@ -999,6 +1081,8 @@ impl Worker {
                 received: c.received,
                 received_dropped: c.received_dropped,
                 connects: c.connects,
+                expired: c.expired,
+                refused: c.refused,
             };
             let changed = *stats != new;
             *stats = new;
@@ -1013,6 +1097,30 @@ impl Worker {
                 message: e.to_string(),
             });
         }
+        for filter in self.subs.sweep() {
+            self.send_unsubscribe(filter);
+        }
+    }
+
+    /// rumqttc (v5) keeps the in-flight slot of every refused QoS 2 message; before its window
+    /// closes for good, close the connection normally (no will) and reconnect with a fresh state.
+    fn check_leaks(&mut self, leaked: u16) {
+        self.leaked = leaked;
+        let capacity = self.window + 1; // and the presence message
+        if leaked == 0
+            || usize::from(leaked) * 2 < capacity
+            || !self.connected
+            || self.closing.is_some()
+            || self.recycling.is_some()
+        {
+            return;
+        }
+        let reason =
+            format!("reconnecting: {leaked} in-flight slots were lost to refused QoS 2 messages");
+        warn!(leaked, "MQTT: {reason}");
+        if self.client.try_disconnect().is_ok() {
+            self.recycling = Some(reason);
+        }
     }
 
     fn begin_close(&mut self, reply: Option<oneshot::Sender<()>>) {
@@ -1025,9 +1133,11 @@ impl Worker {
             // A graceful DISCONNECT suppresses the will, so say `offline` ourselves first.
             let offline = self.client.try_publish(
                 self.status_topic.clone(),
-                rumqttc::QoS::AtLeastOnce,
+                QoS::AtLeastOnce,
                 true,
-                STATUS_OFFLINE,
+                STATUS_OFFLINE.into(),
+                None,
+                None,
             );
             if offline.is_ok() {
                 self.tracker.submit(Submitted::Presence);
@@ -1045,11 +1155,16 @@ impl Worker {
                 payload,
                 qos,
                 retain,
+                properties,
                 reply,
             } => {
-                let result = self
-                    .store
-                    .append(&topic, &payload, qos, retain, Instant::now());
+                let ext = properties.as_deref().map(|properties| Extension {
+                    properties,
+                    accepted_unix_ms: unix_ms_now(),
+                });
+                let result =
+                    self.store
+                        .append_with(&topic, &payload, qos, retain, ext, Instant::now());
                 // Counters first, so a caller that awaited the publish sees its effect.
                 self.update_stats();
                 match result {
@@ -1088,10 +1203,14 @@ impl Worker {
 
     fn unsubscribe(&mut self, id: u64) {
         if let Some(filter) = self.subs.remove(id) {
-            if self.connected {
-                if let Err(e) = self.client.try_unsubscribe(filter.clone()) {
-                    warn!(%filter, error = %e, "MQTT: could not send UNSUBSCRIBE");
-                }
+            self.send_unsubscribe(filter);
+        }
+    }
+
+    fn send_unsubscribe(&mut self, filter: String) {
+        if self.connected {
+            if let Err(e) = self.client.try_unsubscribe(filter.clone()) {
+                warn!(%filter, error = %e, "MQTT: could not send UNSUBSCRIBE");
             }
         }
     }
@@ -1101,10 +1220,7 @@ impl Worker {
             return;
         }
         let names: Vec<String> = filters.iter().map(|(f, _)| f.clone()).collect();
-        let request = filters
-            .into_iter()
-            .map(|(f, q)| SubscribeFilter::new(f, to_rumqttc(q)));
-        match self.client.try_subscribe_many(request) {
+        match self.client.try_subscribe_many(filters) {
             Ok(()) => self.subs.fifo.push_back(names),
             Err(e) => {
                 warn!(error = %e, "MQTT: could not send SUBSCRIBE");
@@ -1115,16 +1231,21 @@ impl Worker {
         }
     }
 
-    /// Feeds stored records to the connection while the in-flight window has room.
+    /// Feeds stored records to the connection while the in-flight window has room. Records
+    /// whose MQTT 5 expiry ran out are discarded (`expired`), as are records larger than the
+    /// broker accepts (`refused`).
     fn pump(&mut self) {
         if !self.connected || self.closing.is_some() {
             return;
         }
-        while self.tracker.window < self.max_inflight {
+        let window = self.window.saturating_sub(usize::from(self.leaked)).max(1);
+        let qos2_window = self.max_inflight_qos2.min(window);
+        let mut now_ms = None;
+        while self.tracker.window < window {
             match self.store.peek_next() {
                 None => break,
                 // In order: a QoS 2 record at the head waits for a QoS 2 slot.
-                Some((_, QoS::ExactlyOnce)) if self.tracker.qos2 >= self.max_inflight_qos2 => break,
+                Some((_, QoS::ExactlyOnce)) if self.tracker.qos2 >= qos2_window => break,
                 Some(_) => {}
             }
             let record = match self.store.next_to_send() {
@@ -1143,12 +1264,50 @@ impl Worker {
                 let _ = self.store.ack(record.seq);
                 continue;
             }
+            let expiry = match record.properties.as_ref().and_then(|p| p.message_expiry) {
+                None => None,
+                Some(interval) => {
+                    let now = *now_ms.get_or_insert_with(unix_ms_now);
+                    match remaining_expiry(interval, record.accepted_unix_ms, now) {
+                        Some(left) => Some(left),
+                        None => {
+                            info!(
+                                seq = record.seq,
+                                topic = %record.topic,
+                                interval,
+                                "MQTT: message expired while queued, discarded"
+                            );
+                            self.discard(record.seq);
+                            self.counters.expired += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(max) = self.broker_max_packet {
+                let size = v5_publish_size(
+                    record.topic.len(),
+                    record.payload.len(),
+                    record.qos != QoS::AtMostOnce,
+                    record.properties.as_deref(),
+                );
+                if size > max as usize {
+                    let reason = format!(
+                        "the message of {size} bytes exceeds the broker's maximum packet size of \
+                         {max} bytes"
+                    );
+                    self.refuse(record.seq, record.topic, reason, 0x95);
+                    continue;
+                }
+            }
             let (seq, qos) = (record.seq, record.qos);
             match self.client.try_publish(
                 record.topic,
-                to_rumqttc(qos),
+                qos,
                 record.retain,
                 record.payload,
+                record.properties.map(|p| *p),
+                expiry,
             ) {
                 Ok(()) => self.tracker.submit(Submitted::Record { seq, qos }),
                 Err(_) => {
@@ -1158,6 +1317,35 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Removes a record from the queue without counting it as acknowledged.
+    fn discard(&mut self, seq: u64) {
+        if let Err(e) = self.store.ack(seq) {
+            warn!(error = %e, "MQTT: cannot record a discarded message");
+            self.emit(MqttEvent::Error {
+                message: e.to_string(),
+            });
+        }
+    }
+
+    /// The broker refused record `seq` (or cannot take it): it leaves the queue, counted in
+    /// `refused`, logged and reported; retrying would only be refused again.
+    fn refuse(&mut self, seq: u64, topic: String, reason: String, code: u8) {
+        warn!(seq, %topic, %reason, "MQTT broker refused a message; it is dropped from the queue");
+        self.discard(seq);
+        self.counters.refused += 1;
+        self.emit(MqttEvent::Refused {
+            topic,
+            reason,
+            code,
+        });
+    }
+
+    /// A PUBACK/PUBREC with a failure reason for record `seq`.
+    fn refused_by_broker(&mut self, seq: u64, reason: Reason) {
+        let topic = self.store.topic_of(seq).unwrap_or_default();
+        self.refuse(seq, topic, reason.to_string(), reason.code());
     }
 
     fn complete(&mut self, seq: u64, counted: bool) {
@@ -1176,29 +1364,40 @@ impl Worker {
     /// Handles one event of the event loop; true when the worker should stop.
     fn on_event(&mut self, event: Event) -> bool {
         match event {
-            Event::Incoming(Incoming::ConnAck(ack)) => {
-                info!(session_present = ack.session_present, "MQTT connected");
-                if !ack.session_present {
+            Event::ConnAck {
+                session_present,
+                receive_maximum,
+                maximum_packet_size,
+            } => {
+                info!(
+                    session_present,
+                    ?receive_maximum,
+                    ?maximum_packet_size,
+                    "MQTT connected"
+                );
+                if !session_present {
                     // rumqttc dropped the PUBRELs: whatever they would have completed is sent again.
                     for seq in self.tracker.take_released() {
                         self.store.requeue(seq);
                     }
                 }
+                self.window = send_window(self.max_inflight, receive_maximum);
+                self.broker_max_packet = maximum_packet_size;
                 self.connected = true;
                 self.counters.connects += 1;
                 self.backoff.reset();
-                self.emit(MqttEvent::Connected {
-                    session_present: ack.session_present,
-                });
+                self.emit(MqttEvent::Connected { session_present });
                 if self.closing.is_some() {
                     self.begin_close(None);
                     return false;
                 }
                 match self.client.try_publish(
                     self.status_topic.clone(),
-                    rumqttc::QoS::AtLeastOnce,
+                    QoS::AtLeastOnce,
                     true,
-                    STATUS_ONLINE,
+                    STATUS_ONLINE.into(),
+                    None,
+                    None,
                 ) {
                     Ok(()) => self.tracker.submit(Submitted::Presence),
                     Err(e) => warn!(error = %e, "MQTT: could not publish presence"),
@@ -1207,7 +1406,7 @@ impl Worker {
                 self.send_subscribe(all);
                 self.pump();
             }
-            Event::Outgoing(Outgoing::Publish(pkid)) => {
+            Event::OutgoingPublish(pkid) => {
                 let (done, ours) = self.tracker.on_outgoing_publish(pkid);
                 if ours {
                     self.counters.sent += 1;
@@ -1217,37 +1416,50 @@ impl Worker {
                     self.pump();
                 }
             }
-            Event::Incoming(Incoming::PubAck(ack)) => {
-                if let Some(seq) = self.tracker.on_puback(ack.pkid) {
+            Event::PubAck { pkid, refused } => match (self.tracker.on_puback(pkid), refused) {
+                (Some(seq), None) => {
+                    self.complete(seq, true);
+                    self.pump();
+                }
+                (Some(seq), Some(reason)) => {
+                    self.refused_by_broker(seq, reason);
+                    self.pump();
+                }
+                (None, Some(reason)) => {
+                    warn!(pkid, %reason, "MQTT broker refused the presence message")
+                }
+                (None, None) => {}
+            },
+            Event::PubRec {
+                pkid,
+                refused: None,
+            } => self.tracker.on_pubrec(pkid),
+            Event::PubRec {
+                pkid,
+                refused: Some(reason),
+            } => {
+                if let Some(seq) = self.tracker.on_pubrec_refused(pkid) {
+                    self.refused_by_broker(seq, reason);
+                    self.pump();
+                }
+            }
+            Event::PubComp(pkid) => {
+                if let Some(seq) = self.tracker.on_pubcomp(pkid) {
                     self.complete(seq, true);
                     self.pump();
                 }
             }
-            Event::Incoming(Incoming::PubRec(rec)) => self.tracker.on_pubrec(rec.pkid),
-            Event::Incoming(Incoming::PubComp(comp)) => {
-                if let Some(seq) = self.tracker.on_pubcomp(comp.pkid) {
-                    self.complete(seq, true);
-                    self.pump();
-                }
-            }
-            Event::Outgoing(Outgoing::Subscribe(pkid)) => self.subs.on_outgoing_subscribe(pkid),
-            Event::Incoming(Incoming::SubAck(ack)) => {
-                for filter in self.subs.on_suback(ack.pkid, &ack.return_codes) {
-                    warn!(%filter, "MQTT broker refused a subscription");
+            Event::OutgoingSubscribe(pkid) => self.subs.on_outgoing_subscribe(pkid),
+            Event::SubAck { pkid, granted } => {
+                for (filter, reason) in self.subs.on_suback(pkid, &granted) {
+                    warn!(%filter, %reason, "MQTT broker refused a subscription");
                     self.emit(MqttEvent::Error {
-                        message: format!("broker refused the subscription to {filter:?}"),
+                        message: format!("broker refused the subscription to {filter:?}: {reason}"),
                     });
                 }
             }
-            Event::Incoming(Incoming::Publish(publish)) => {
+            Event::Publish(delivery) => {
                 self.counters.received += 1;
-                let delivery = Delivery {
-                    topic: Arc::from(publish.topic.as_str()),
-                    payload: Arc::from(&publish.payload[..]),
-                    qos: from_rumqttc(publish.qos),
-                    retain: publish.retain,
-                    dup: publish.dup,
-                };
                 self.update_stats();
                 let (_, full, gone) = self.subs.route(&delivery);
                 if full > 0 {
@@ -1260,30 +1472,25 @@ impl Worker {
                     }
                 }
             }
-            Event::Outgoing(Outgoing::Disconnect) if self.closing.is_some() => return true,
+            Event::OutgoingDisconnect if self.closing.is_some() => return true,
             _ => {}
         }
         false
     }
 
-    fn on_connection_error(&mut self, error: &ConnectionError, eventloop: &mut EventLoop) {
+    fn on_connection_error(&mut self, error: &LinkError, eventloop: &mut link::EventLoop) {
         // Forget rumqttc's in-memory retransmission state (pending requests, in-flight
         // publishes, buffered events, collisions): the store replays everything not completed.
-        let max_inflight = eventloop.mqtt_options.inflight();
-        let persistent = !eventloop.mqtt_options.clean_session();
-        eventloop.state = MqttState::new(max_inflight, false);
         self.subs.on_disconnect();
-        let (replayed, on_wire) = self.tracker.on_connection_lost(persistent);
-        eventloop.pending = if persistent {
-            release_all(max_inflight, &on_wire)
-        } else {
-            VecDeque::new()
-        };
+        let (replayed, on_wire) = self.tracker.on_connection_lost(self.persistent);
+        eventloop.reset(self.persistent, &on_wire);
+        self.leaked = 0;
+        self.broker_max_packet = None;
         for &seq in &replayed {
             self.store.requeue(seq);
         }
         let replayed = replayed.len();
-        let message = error.to_string();
+        let message = self.recycling.take().unwrap_or_else(|| error.to_string());
         if self.connected {
             self.connected = false;
             warn!(error = %message, replayed, "MQTT connection lost");
@@ -1444,17 +1651,36 @@ mod tests {
     }
 
     #[test]
-    fn release_all_covers_every_packet_id_in_flight_ones_first() {
-        let ids = |r: VecDeque<Request>| {
-            r.into_iter()
-                .map(|req| match req {
-                    Request::PubRel(p) => p.pkid,
-                    other => panic!("unexpected {other:?}"),
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ids(release_all(3, &[])), vec![1, 2, 3]);
-        assert_eq!(ids(release_all(5, &[4, 2, 4, 9])), vec![4, 2, 1, 3, 5]);
+    fn tracker_refused_pubrec_ends_a_qos2_record() {
+        let mut t = Tracker::default();
+        t.submit(Submitted::Record {
+            seq: 1,
+            qos: QoS::ExactlyOnce,
+        });
+        t.submit(Submitted::Record {
+            seq: 2,
+            qos: QoS::AtLeastOnce,
+        });
+        t.on_outgoing_publish(1);
+        t.on_outgoing_publish(2);
+        assert_eq!(t.on_pubrec_refused(2), None, "QoS 1 is ended by its PUBACK");
+        assert_eq!(t.on_pubrec_refused(1), Some(1));
+        assert_eq!((t.window, t.qos2), (1, 0));
+        assert_eq!(t.on_pubcomp(1), None, "nothing awaits a PUBCOMP");
+        assert_eq!(t.on_puback(2), Some(2));
+        assert_eq!(t.window, 0);
+    }
+
+    #[test]
+    fn receive_maximum_caps_the_window() {
+        assert_eq!(send_window(100, None), 100, "MQTT 3.1.1: ours");
+        assert_eq!(send_window(100, Some(20)), 20, "the broker's is smaller");
+        assert_eq!(send_window(10, Some(65_535)), 10, "ours is smaller");
+        assert_eq!(
+            send_window(10, Some(0)),
+            1,
+            "a bogus 0 still lets one through"
+        );
     }
 
     fn sub_reply() -> (SubReply, oneshot::Receiver<SubResult>) {
@@ -1479,10 +1705,7 @@ mod tests {
         );
         s.fifo.push_back(vec!["a/+".into()]);
         s.on_outgoing_subscribe(7);
-        let refused = s.on_suback(
-            7,
-            &[SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)],
-        );
+        let refused = s.on_suback(7, &[Ok(QoS::AtLeastOnce)]);
         assert!(refused.is_empty());
         assert!(matches!(w1.try_recv(), Ok(Ok((1, QoS::AtLeastOnce)))));
         assert!(matches!(w2.try_recv(), Ok(Ok((2, QoS::AtLeastOnce)))));
@@ -1498,6 +1721,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
             retain: false,
             dup: false,
+            properties: None,
         };
         assert_eq!(s.route(&d), (3, 0, vec![]));
         // rx2 holds one message: the next one is dropped for it only.
@@ -1528,18 +1752,14 @@ mod tests {
         assert_eq!(s.all().len(), 2);
         s.fifo.push_back(vec!["x/#".into(), "y".into()]);
         s.on_outgoing_subscribe(1);
-        let refused = s.on_suback(
-            1,
-            &[
-                SubscribeReasonCode::Failure,
-                SubscribeReasonCode::Success(rumqttc::QoS::AtMostOnce),
-            ],
-        );
-        assert_eq!(refused, vec!["x/#".to_string()]);
-        assert!(matches!(
-            w.try_recv(),
-            Ok(Err(MqttError::SubscriptionRefused(_)))
-        ));
+        let refused = s.on_suback(1, &[Err(Reason(0x87)), Ok(QoS::AtMostOnce)]);
+        assert_eq!(refused, vec![("x/#".to_string(), Reason(0x87))]);
+        match w.try_recv() {
+            Ok(Err(e @ MqttError::SubscriptionRefused(..))) => {
+                assert!(e.to_string().contains("not authorized (0x87)"), "{e}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
         assert_eq!(s.all(), vec![("y".to_string(), QoS::AtMostOnce)]);
         drop(rx);
         drop(rx2);
@@ -1549,8 +1769,30 @@ mod tests {
             qos: QoS::AtMostOnce,
             retain: false,
             dup: false,
+            properties: None,
         };
         assert_eq!(s.route(&d), (0, 0, vec!["y".to_string()]));
         assert!(s.all().is_empty());
+    }
+
+    #[test]
+    fn subscriptions_abandoned_before_their_suback_are_swept() {
+        let mut s = Subscriptions::default();
+        let (tx, rx) = mpsc::channel(1);
+        let (r, w) = sub_reply();
+        assert!(s.add("gone".into(), QoS::AtLeastOnce, tx, r).is_some());
+        let (tx2, _rx2) = mpsc::channel(1);
+        let (r2, _w2) = sub_reply();
+        s.add("kept".into(), QoS::AtLeastOnce, tx2, r2);
+        assert!(s.sweep().is_empty(), "both still wanted");
+        // The caller gave up (its future was dropped): receiver and reply are gone.
+        drop(rx);
+        drop(w);
+        assert_eq!(s.sweep(), vec!["gone".to_string()]);
+        assert_eq!(s.all(), vec![("kept".to_string(), QoS::AtLeastOnce)]);
+        // A late SUBACK for it is ignored.
+        s.fifo.push_back(vec!["gone".into()]);
+        s.on_outgoing_subscribe(3);
+        assert!(s.on_suback(3, &[Ok(QoS::AtLeastOnce)]).is_empty());
     }
 }

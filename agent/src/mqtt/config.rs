@@ -9,6 +9,9 @@
 //! password_file = "/etc/ganglion/mqtt.pass"
 //! keep_alive = "30s"
 //! topic_prefix = "plant/{id}"
+//! protocol = "5"                         # default "3.1.1"
+//! clean_session = false
+//! session_expiry = 86400                 # MQTT 5 only; default: never with clean_session = false
 //! [mqtt.tls]
 //! ca_file = "/etc/ganglion/ca.pem"
 //! [mqtt.queue]
@@ -147,6 +150,9 @@ pub struct MqttConfig {
     pub keep_alive: Duration,
     /// Clean (true) or persistent (false) session.
     pub clean_session: bool,
+    /// MQTT 5 session expiry interval in seconds; default 0 with `clean_session = true` and
+    /// 4294967295 (never) with `clean_session = false`, like a 3.1.1 persistent session.
+    pub session_expiry: Option<u32>,
     /// Prefix of the agent's topics; `{id}` is replaced by the agent id.
     pub topic_prefix: String,
     /// Most QoS 1/2 messages awaiting the broker's ack at once.
@@ -181,6 +187,7 @@ impl Default for MqttConfig {
             tls: TlsConfig::default(),
             keep_alive: Duration::from_secs(30),
             clean_session: true,
+            session_expiry: None,
             topic_prefix: "ganglion/{id}".to_owned(),
             max_inflight: 100,
             max_inflight_qos2: 10,
@@ -337,6 +344,8 @@ pub struct ResolvedMqtt {
     pub keep_alive: Duration,
     /// Clean or persistent session.
     pub clean_session: bool,
+    /// MQTT 5 session expiry interval in seconds (0: the session ends with the connection).
+    pub session_expiry: u32,
     /// Topic prefix with `{id}` replaced and no trailing `/`.
     pub prefix: String,
     /// Directory of the durable queue.
@@ -376,6 +385,7 @@ impl ResolvedMqtt {
             credentials: None,
             keep_alive: c.keep_alive,
             clean_session: true,
+            session_expiry: 0,
             prefix: format!("ganglion/{client_id}"),
             queue_dir: queue_dir.to_owned(),
             store: c.queue.store_options(),
@@ -604,12 +614,18 @@ impl MqttConfig {
     /// Validates the settings and loads what they point to (password, certificates).
     /// `agent_id` fills `{id}` and the default client id; the queue lives under `state_dir`.
     pub fn resolve(&self, agent_id: &str, state_dir: &Path) -> Result<ResolvedMqtt, ConfigError> {
-        if self.protocol == Protocol::V5 {
-            return Err(invalid(
-                "mqtt.protocol",
-                "\"5\" is not supported yet; use \"3.1.1\"",
-            ));
-        }
+        let session_expiry = match (self.protocol, self.session_expiry) {
+            (Protocol::V311, Some(_)) => {
+                return Err(invalid(
+                    "mqtt.session_expiry",
+                    "needs protocol = \"5\" (MQTT 3.1.1 sessions have no expiry)",
+                ))
+            }
+            (Protocol::V311, None) => 0,
+            (Protocol::V5, Some(seconds)) => seconds,
+            (Protocol::V5, None) if self.clean_session => 0,
+            (Protocol::V5, None) => u32::MAX,
+        };
         let target = match &self.url {
             None => {
                 if self.broker_port == 0 {
@@ -679,6 +695,12 @@ impl MqttConfig {
         if keep_alive < Duration::from_secs(1) || keep_alive.as_secs() > u64::from(u16::MAX) {
             return Err(invalid("mqtt.keep_alive", "must be between 1s and 18h"));
         }
+        if self.protocol == Protocol::V5 && keep_alive < Duration::from_secs(5) {
+            return Err(invalid(
+                "mqtt.keep_alive",
+                "must be at least 5s with protocol = \"5\"",
+            ));
+        }
 
         let prefix = self.topic_prefix.replace("{id}", agent_id);
         let prefix = prefix.trim_end_matches('/').to_owned();
@@ -725,6 +747,7 @@ impl MqttConfig {
             credentials,
             keep_alive,
             clean_session: self.clean_session,
+            session_expiry,
             prefix,
             queue_dir: state_dir.join(&self.queue.dir),
             store: self.queue.store_options(),
@@ -857,7 +880,12 @@ mod tests {
                 "mqtt.max_inflight_qos2",
             ),
             ("keep_alive = \"0s\"", "mqtt.keep_alive"),
-            ("protocol = \"5\"", "mqtt.protocol"),
+            ("session_expiry = 60", "mqtt.session_expiry"),
+            (
+                "protocol = \"3.1.1\"\nsession_expiry = 0",
+                "mqtt.session_expiry",
+            ),
+            ("protocol = \"5\"\nkeep_alive = \"2s\"", "mqtt.keep_alive"),
             ("reconnect_min = \"2m\"", "mqtt.reconnect_min"),
             (
                 "url = \"mqtts://h\"\n[tls]\nca_file = \"/nonexistent/ca.pem\"",
@@ -870,6 +898,30 @@ mod tests {
             let e = c.resolve("gw", Path::new("/s")).expect_err(text);
             assert!(e.to_string().starts_with(field), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn protocol_5_and_session_expiry_defaults() {
+        let resolve = |text: &str| {
+            parse(text)
+                .expect(text)
+                .resolve("gw", Path::new("/s"))
+                .expect(text)
+        };
+        let r = resolve("");
+        assert_eq!((r.protocol, r.session_expiry), (Protocol::V311, 0));
+        let r = resolve("protocol = \"5\"");
+        assert_eq!((r.protocol, r.session_expiry), (Protocol::V5, 0));
+        let r = resolve("protocol = \"5\"\nclean_session = false");
+        assert_eq!(r.session_expiry, u32::MAX, "persistent: never expires");
+        let r = resolve("protocol = \"5\"\nclean_session = false\nsession_expiry = 3600");
+        assert_eq!((r.session_expiry, r.clean_session), (3600, false));
+        let r = resolve("protocol = \"5\"\nsession_expiry = 10");
+        assert_eq!((r.session_expiry, r.clean_session), (10, true));
+        let e = parse("protocol = \"5\"\nsession_expiry = 4294967296").expect_err("too big");
+        assert!(e.to_string().contains("session_expiry"), "{e}");
+        let e = parse("protocol = \"5\"\nsession_expiry = -1").expect_err("negative");
+        assert!(e.to_string().contains("session_expiry"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! MQTT for the agent: a durable store-and-forward queue ([`store`]), the `[mqtt]` configuration
-//! ([`config`]), the connection worker with its cloneable handle ([`client`]) and, behind the
+//! ([`config`]), MQTT 5 message properties ([`props`]), the connection worker with its
+//! cloneable handle ([`client`]) over one protocol layer for MQTT 3.1.1 and 5 (`link`) and,
+//! behind the
 //! `embedded-broker` feature, a local broker used when no `url` is configured ([`broker`]).
 //!
 //! Nothing here knows about JavaScript: the `ganglion:mqtt` module binds [`client::MqttHandle`].
@@ -10,6 +12,8 @@ pub mod client;
 pub mod config;
 #[cfg(test)]
 mod integration_tests;
+mod link;
+pub mod props;
 pub mod store;
 #[cfg(test)]
 pub mod testutil;
@@ -17,7 +21,8 @@ pub mod testutil;
 pub use client::{
     Accepted, Backoff, Delivery, MqttError, MqttEvent, MqttHandle, MqttStats, Subscription,
 };
-pub use config::{ConfigError, MqttConfig, ResolvedMqtt};
+pub use config::{ConfigError, MqttConfig, Protocol, ResolvedMqtt};
+pub use props::MessageProperties;
 pub use store::{FsyncPolicy, FullPolicy, Store, StoreError, StoreOptions, StoreStats};
 
 use thiserror::Error;
@@ -104,6 +109,22 @@ pub enum ValidationError {
         /// Configured limit.
         max: usize,
     },
+    /// An MQTT 5 publish property of the wrong kind (named by its MQTT.js name).
+    #[error("MQTT property {name} {message}")]
+    PropertyType {
+        /// The property, e.g. `responseTopic`.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An MQTT 5 publish property out of range (named by its MQTT.js name).
+    #[error("MQTT property {name} {message}")]
+    PropertyRange {
+        /// The property, e.g. `messageExpiryInterval`.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl ValidationError {
@@ -112,7 +133,8 @@ impl ValidationError {
         match self {
             ValidationError::InvalidQos(_)
             | ValidationError::TopicTooLong(_)
-            | ValidationError::PayloadTooLarge { .. } => JsErrorKind::RangeError,
+            | ValidationError::PayloadTooLarge { .. }
+            | ValidationError::PropertyRange { .. } => JsErrorKind::RangeError,
             _ => JsErrorKind::TypeError,
         }
     }

@@ -3,7 +3,8 @@
 // subscribe, a listener, or reading `connected`/`prefix`/`stats()`.
 //
 //   await mqtt.publish(mqtt.topic('temp'), { c: 21.5 }, { qos: 1 })  // resolves once durably queued
-//   await mqtt.subscribe('cmd/#', (msg) => console.log(msg.topic, msg.json()))
+//   await mqtt.publish(t, data, { qos: 1, properties: { messageExpiryInterval: 60 } })  // MQTT 5
+//   await mqtt.subscribe('cmd/#', (msg) => console.log(msg.topic, msg.json(), msg.properties))
 //   mqtt.on('connect' | 'disconnect' | 'error' | 'dropped', ...); mqtt.connected; mqtt.stats()
 import EventEmitter from 'events';
 import { Buffer } from 'buffer';
@@ -26,7 +27,10 @@ class Message {
     this.qos = d.qos;
     this.retain = d.retain;
     this.dup = d.dup;
-    this.properties = {};
+    // MQTT 5 properties with MQTT.js names ({} with MQTT 3.1.1 or when there are none).
+    this.properties = d.properties || {};
+    const c = this.properties.correlationData;
+    if (c !== undefined) this.properties.correlationData = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
   }
   text() {
     return this.payload.toString('utf8');
@@ -98,20 +102,24 @@ class Mqtt extends EventEmitter {
   /**
    * Queue a message. Bad topics or QoS throw now (TypeError/RangeError); the promise resolves
    * with the queue sequence number once the message is durably accepted (QoS 0: queued; QoS 1/2:
-   * in the on-disk store) and rejects if the queue refuses it.
+   * in the on-disk store) and rejects if the queue refuses it. `opts.properties` (MQTT 5, MQTT.js
+   * names: payloadFormatIndicator, messageExpiryInterval, contentType, responseTopic,
+   * correlationData, userProperties) are checked now too; with MQTT 3.1.1 they are ignored (a
+   * warning is logged once).
    */
   publish(topic, payload, opts) {
     if (typeof topic !== 'string') throw new TypeError(`MQTT topic must be a string, got ${typeof topic}`);
     const o = options(opts, 'publish');
     ensure();
     const id = nextReq++;
-    native.mqttPublish(id, topic, encode(payload), qosOf(o), !!o.retain);
+    native.mqttPublish(id, topic, encode(payload), qosOf(o), !!o.retain, o.properties);
     return new Promise((resolve, reject) => pending.set(id, { resolve, reject, publish: true }));
   }
 
   /**
    * Subscribe `handler(message)` to `filter`; resolves with { filter, qos, unsubscribe() } once the
-   * broker granted it. A handler that throws is logged; delivery goes on.
+   * broker granted it, rejects if it refused it or if `unsubscribe()` ended it first
+   * (code ERR_MQTT_UNSUBSCRIBED). A handler that throws is logged; delivery goes on.
    */
   subscribe(filter, handler, opts) {
     if (typeof filter !== 'string') throw new TypeError(`MQTT filter must be a string, got ${typeof filter}`);
@@ -121,7 +129,7 @@ class Mqtt extends EventEmitter {
     const id = nextReq++;
     const sub = nextSub++;
     native.mqttSubscribe(id, sub, filter, qosOf(o));
-    subs.set(sub, { filter, handler });
+    subs.set(sub, { filter, handler, req: id });
     return new Promise((resolve, reject) => pending.set(id, { resolve, reject, sub, filter }));
   }
 
@@ -132,13 +140,14 @@ class Mqtt extends EventEmitter {
       if (s.filter === filter && (handler === undefined || s.handler === handler)) {
         subs.delete(sub);
         native.mqttUnsubscribe(sub);
+        abandon(s);
         n++;
       }
     }
     return n;
   }
 
-  /** Counters: queued, inflight, sent, acked, dropped, rejected, bytesOnDisk, received, ... */
+  /** Counters: queued, inflight, sent, acked, dropped, rejected, expired, refused, bytesOnDisk, ... */
   stats() {
     ensure();
     return native.mqttStats();
@@ -146,6 +155,16 @@ class Mqtt extends EventEmitter {
 }
 
 const mqtt = new Mqtt();
+
+/** Settles the subscribe() promise of a subscription ended before the broker granted it. */
+function abandon(s) {
+  const req = s.req === undefined ? undefined : pending.get(s.req);
+  if (req === undefined) return;
+  pending.delete(s.req);
+  const err = new Error(`MQTT subscription to ${s.filter} ended by unsubscribe() before the broker granted it`);
+  err.code = 'ERR_MQTT_UNSUBSCRIBED';
+  req.reject(err);
+}
 
 function onEvent(type, p) {
   switch (type) {
@@ -164,6 +183,8 @@ function onEvent(type, p) {
         req.resolve(p.seq);
       } else {
         const sub = req.sub;
+        const s = subs.get(sub);
+        if (s) s.req = undefined;
         req.resolve({ filter: req.filter, qos: p.qos, unsubscribe: () => {
           if (subs.delete(sub)) native.mqttUnsubscribe(sub);
         } });
@@ -187,6 +208,17 @@ function onEvent(type, p) {
     case 'dropped':
       mqtt.emit('dropped', p.count);
       return;
+    case 'refused': {
+      // MQTT 5: the broker refused a queued message (or it is too large for the broker); it was
+      // removed from the queue and counted in stats().refused.
+      const err = new Error(`MQTT broker refused the message to ${JSON.stringify(p.topic)}: ${p.reason}`);
+      err.code = 'ERR_MQTT_REFUSED';
+      err.topic = p.topic;
+      err.reasonCode = p.code;
+      if (mqtt.listenerCount('error') > 0) mqtt.emit('error', err);
+      else console.warn(`mqtt: ${err.message}`);
+      return;
+    }
     case 'error': {
       const err = new Error(p.message);
       err.code = 'ERR_MQTT_CONNECTION';
