@@ -118,17 +118,24 @@ impl Mosquitto {
     /// A plain (anonymous, no persistence) broker on a free port.
     pub fn start() -> Mosquitto {
         for _ in 0..5 {
-            if let Some(b) = Mosquitto::try_start(free_port(), false, None) {
+            if let Some(b) = Mosquitto::try_start(free_port(), false, None, "") {
                 return b;
             }
         }
         panic!("mosquitto did not start (is the Debian package installed?)");
     }
 
+    /// A plain broker on `port` with `extra` lines appended to its config (e.g. `acl_file`,
+    /// `max_packet_size`), which apply to the whole broker.
+    pub fn start_with(port: u16, extra: &str) -> Mosquitto {
+        Mosquitto::try_start(port, false, None, extra)
+            .unwrap_or_else(|| panic!("mosquitto did not start on 127.0.0.1:{port} with {extra:?}"))
+    }
+
     /// A plain broker on `port`; `persistent` keeps sessions and queued messages across a
     /// graceful stop ([`Mosquitto::stop_graceful`]) and [`Mosquitto::restart`].
     pub fn start_on(port: u16, persistent: bool) -> Mosquitto {
-        Mosquitto::try_start(port, persistent, None)
+        Mosquitto::try_start(port, persistent, None, "")
             .unwrap_or_else(|| panic!("mosquitto did not start on 127.0.0.1:{port}"))
     }
 
@@ -145,14 +152,19 @@ impl Mosquitto {
                     certs.server_key().display(),
                 ),
             };
-            if let Some(b) = Mosquitto::try_start(free_port(), false, Some(tls)) {
+            if let Some(b) = Mosquitto::try_start(free_port(), false, Some(tls), "") {
                 return b;
             }
         }
         panic!("mosquitto with a TLS listener did not start");
     }
 
-    fn try_start(port: u16, persistent: bool, tls: Option<TlsListener>) -> Option<Mosquitto> {
+    fn try_start(
+        port: u16,
+        persistent: bool,
+        tls: Option<TlsListener>,
+        extra: &str,
+    ) -> Option<Mosquitto> {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("mosquitto.conf");
         let persistence = if persistent {
@@ -171,7 +183,7 @@ impl Mosquitto {
         let text = format!(
             "user root\n{persistence}log_dest file {}\nlog_type error\nlog_type warning\n\
              log_type notice\nmax_queued_messages 100000\nallow_anonymous true\n\
-             set_tcp_nodelay true\n\
+             set_tcp_nodelay true\n{extra}\n\
              listener {port} 127.0.0.1\n{tls_section}",
             dir.path().join("mosquitto.log").display()
         );

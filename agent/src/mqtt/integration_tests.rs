@@ -1,10 +1,10 @@
 //! The MQTT client against a real Mosquitto on 127.0.0.1 (see [`super::testutil`]).
 //! Timeouts here only turn a hang into a failure; nothing asserts on timing.
 
-use super::config::{MqttConfig, ResolvedMqtt};
+use super::config::{MqttConfig, Protocol, ResolvedMqtt};
 use super::store::{FsyncPolicy, FullPolicy, RECORD_HEADER};
 use super::testutil::{free_port, Mosquitto, TcpGate, TestCerts};
-use super::{Delivery, MqttEvent, MqttHandle, MqttStats, QoS, Subscription};
+use super::{Delivery, MessageProperties, MqttEvent, MqttHandle, MqttStats, QoS, Subscription};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -18,6 +18,18 @@ fn settings(client_id: &str, port: u16, dir: &Path) -> ResolvedMqtt {
     cfg.reconnect_max = Duration::from_millis(500);
     cfg.keep_alive = Duration::from_secs(5);
     cfg
+}
+
+/// [`settings`] speaking `protocol`.
+fn settings_for(protocol: Protocol, client_id: &str, port: u16, dir: &Path) -> ResolvedMqtt {
+    let mut cfg = settings(client_id, port, dir);
+    cfg.protocol = protocol;
+    cfg
+}
+
+/// [`settings`] speaking MQTT 5.
+fn settings5(client_id: &str, port: u16, dir: &Path) -> ResolvedMqtt {
+    settings_for(Protocol::V5, client_id, port, dir)
 }
 
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
@@ -256,18 +268,34 @@ async fn presence_online_then_will_on_abrupt_drop_and_offline_on_shutdown() {
 /// messages). Every number must arrive, in order; replays may repeat earlier numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_stopped_mid_stream_subscriber_gets_every_number_in_order() {
+    stream_across_a_broker_restart(Protocol::V311).await;
+}
+
+/// [`broker_stopped_mid_stream_subscriber_gets_every_number_in_order`] with MQTT 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_broker_stopped_mid_stream_subscriber_gets_every_number_in_order() {
+    stream_across_a_broker_restart(Protocol::V5).await;
+}
+
+async fn stream_across_a_broker_restart(protocol: Protocol) {
     const TOTAL: u32 = 3000;
     const STOP_AT: u32 = 1000;
     let port = free_port();
     let broker = Mosquitto::start_on(port, true);
     let gate = std::sync::Arc::new(TcpGate::start(port).await);
     let dir = tempfile::tempdir().expect("tmp");
-    let mut sub_cfg = settings("stream-sub", port, dir.path());
+    let mut sub_cfg = settings_for(protocol, "stream-sub", port, dir.path());
     sub_cfg.clean_session = false; // the broker keeps our subscription across its restart
+    sub_cfg.session_expiry = u32::MAX;
     let (sub_client, _) = MqttHandle::start(sub_cfg).expect("start");
     let mut sub = subscribe(&sub_client, "stream", QoS::AtLeastOnce).await;
-    let (pub_client, _) =
-        MqttHandle::start(settings("stream-pub", gate.port(), dir.path())).expect("start");
+    let (pub_client, _) = MqttHandle::start(settings_for(
+        protocol,
+        "stream-pub",
+        gate.port(),
+        dir.path(),
+    ))
+    .expect("start");
 
     let receiver = tokio::spawn(async move {
         let mut seen = Vec::new();
@@ -387,15 +415,28 @@ async fn subscriptions_restored_after_broker_restart() {
 /// client resumes the session too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_session_qos2_across_a_cut_and_a_client_restart() {
+    persistent_qos2_across_a_cut_and_a_restart(Protocol::V311).await;
+}
+
+/// [`persistent_session_qos2_across_a_cut_and_a_client_restart`] with MQTT 5 (a session that
+/// never expires): the PUBRELs for every packet id on resume are answered there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_persistent_session_qos2_across_a_cut_and_a_client_restart() {
+    persistent_qos2_across_a_cut_and_a_restart(Protocol::V5).await;
+}
+
+async fn persistent_qos2_across_a_cut_and_a_restart(protocol: Protocol) {
     const TOTAL: u32 = 600;
     let broker = Mosquitto::start();
     let gate = TcpGate::start(broker.port()).await;
     let dir = tempfile::tempdir().expect("tmp");
     let (sub_client, _) =
-        MqttHandle::start(settings("p2-sub", broker.port(), dir.path())).expect("start");
+        MqttHandle::start(settings_for(protocol, "p2-sub", broker.port(), dir.path()))
+            .expect("start");
     let mut sub = subscribe(&sub_client, "p2", QoS::ExactlyOnce).await;
-    let mut cfg = settings("p2-pub", gate.port(), dir.path());
+    let mut cfg = settings_for(protocol, "p2-pub", gate.port(), dir.path());
     cfg.clean_session = false;
+    cfg.session_expiry = u32::MAX;
     let (client, mut events) = MqttHandle::start(cfg.clone()).expect("start");
     assert!(matches!(
         first_connect_or_error(&mut events).await,
@@ -679,4 +720,321 @@ async fn mutual_tls_round_trip_and_wrong_ca_refused() {
         assert_eq!(client.stats().connects, 0, "{id}");
         client.shutdown().await;
     }
+}
+
+fn all_properties() -> MessageProperties {
+    MessageProperties {
+        payload_format_utf8: Some(true),
+        message_expiry: Some(3600),
+        content_type: Some("application/json".into()),
+        response_topic: Some("v5/replies".into()),
+        correlation_data: Some(vec![0, 1, 0xfe, 0xff]),
+        user_properties: vec![
+            ("site".into(), "lab".into()),
+            ("tag".into(), "a".into()),
+            ("tag".into(), "b".into()),
+        ],
+        subscription_identifiers: vec![],
+    }
+}
+
+async fn publish_with(
+    handle: &MqttHandle,
+    topic: &str,
+    payload: &str,
+    qos: QoS,
+    properties: Option<MessageProperties>,
+) -> u64 {
+    handle
+        .publish_with_properties(topic, payload.into(), qos, false, properties)
+        .expect("valid publish")
+        .await
+        .expect("queued")
+}
+
+/// The next [`MqttEvent::Refused`] (other events are skipped).
+async fn next_refusal(events: &mut broadcast::Receiver<MqttEvent>) -> (String, String, u8) {
+    loop {
+        match within("a refusal", events.recv()).await {
+            Ok(MqttEvent::Refused {
+                topic,
+                reason,
+                code,
+            }) => return (topic, reason, code),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(e) => panic!("events: {e}"),
+        }
+    }
+}
+
+/// MQTT 5 at QoS 0, 1 and 2: every property arrives intact (the expiry as what is left of it),
+/// QoS 1/2 are acknowledged, a message without properties has none, and bad properties are
+/// refused synchronously with their JS error class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_properties_round_trip_with_acks() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub_client, _) =
+        MqttHandle::start(settings5("v5-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "v5/#", QoS::AtLeastOnce).await;
+    let (client, mut events) =
+        MqttHandle::start(settings5("v5-pub", broker.port(), dir.path())).expect("start");
+    assert!(matches!(
+        first_connect_or_error(&mut events).await,
+        MqttEvent::Connected { .. }
+    ));
+    let props = all_properties();
+    for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+        .into_iter()
+        .enumerate()
+    {
+        publish_with(&client, &format!("v5/{i}"), "{}", qos, Some(props.clone())).await;
+    }
+    publish_with(&client, "v5/plain", "x", QoS::AtLeastOnce, None).await;
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(recv(&mut sub).await);
+    }
+    got.sort_by(|a, b| a.topic.cmp(&b.topic));
+    for d in &got[..3] {
+        let p = d.properties.as_deref().expect("properties arrived");
+        let expiry = p.message_expiry.expect("expiry");
+        assert!((3590..=3600).contains(&expiry), "{expiry}");
+        let same = MessageProperties {
+            message_expiry: props.message_expiry,
+            ..p.clone()
+        };
+        assert_eq!(same, props, "{}", d.topic);
+        assert_eq!(text(d), "{}");
+    }
+    assert_eq!(&*got[3].topic, "v5/plain");
+    assert_eq!(got[3].properties, None);
+    let stats = wait_stats(&client, "acks", |s| s.acked == 3 && s.inflight == 0).await;
+    assert_eq!((stats.refused, stats.expired, stats.sent), (0, 0, 4));
+
+    let bad = |p: MessageProperties| {
+        client
+            .publish_with_properties("v5/x", b"\xff".to_vec(), QoS::AtMostOnce, false, Some(p))
+            .err()
+            .map(|e| (e.js_kind(), e.to_string()))
+            .expect("refused")
+    };
+    let (kind, message) = bad(MessageProperties {
+        response_topic: Some("a/#".into()),
+        ..Default::default()
+    });
+    assert_eq!(kind, super::JsErrorKind::TypeError);
+    assert!(message.contains("responseTopic"), "{message}");
+    let (kind, message) = bad(MessageProperties {
+        payload_format_utf8: Some(true),
+        ..Default::default()
+    });
+    assert_eq!(kind, super::JsErrorKind::TypeError);
+    assert!(message.contains("payloadFormatIndicator"), "{message}");
+    // Properties count against the packet size limit with MQTT 5.
+    let (kind, _) = bad(MessageProperties {
+        user_properties: (0..20)
+            .map(|i| (format!("k{i}"), "v".repeat(60_000)))
+            .collect(),
+        ..Default::default()
+    });
+    assert_eq!(kind, super::JsErrorKind::RangeError);
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+/// MQTT 5 persistent session: a restarted client resumes it (the session expiry is sent), and
+/// once the session expiry has passed while the client was away, it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_persistent_session_resumes_across_a_restart_until_it_expires() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cfg = settings5("v5-session", broker.port(), dir.path());
+    cfg.clean_session = false;
+    cfg.session_expiry = 300;
+    let connect = |cfg: ResolvedMqtt| async move {
+        let (client, mut events) = MqttHandle::start(cfg).expect("start");
+        let event = first_connect_or_error(&mut events).await;
+        (client, event)
+    };
+    let (client, event) = connect(cfg.clone()).await;
+    assert_eq!(
+        event,
+        MqttEvent::Connected {
+            session_present: false
+        }
+    );
+    let _sub = subscribe(&client, "v5-session/in", QoS::AtLeastOnce).await;
+    client.shutdown().await;
+
+    let (client, event) = connect(cfg.clone()).await;
+    assert_eq!(
+        event,
+        MqttEvent::Connected {
+            session_present: true
+        },
+        "resumed after a restart"
+    );
+    publish(&client, "v5-session/out", "still flowing", QoS::AtLeastOnce).await;
+    wait_stats(&client, "ack", |s| s.acked == 1).await;
+    client.shutdown().await;
+
+    // This connection sets a 1 s expiry; after 3 s away the broker has dropped the session.
+    cfg.session_expiry = 1;
+    let (client, event) = connect(cfg.clone()).await;
+    assert_eq!(
+        event,
+        MqttEvent::Connected {
+            session_present: true
+        }
+    );
+    client.shutdown().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (client, event) = connect(cfg).await;
+    assert_eq!(
+        event,
+        MqttEvent::Connected {
+            session_present: false
+        },
+        "expired while away"
+    );
+    client.shutdown().await;
+}
+
+/// A message whose expiry interval runs out while it waits in the queue (broker unreachable)
+/// is discarded and counted; the others are delivered, in order, with what is left of theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_message_expiring_in_the_queue_is_discarded_and_counted() {
+    let broker = Mosquitto::start();
+    let gate = TcpGate::start(broker.port()).await;
+    gate.close(); // the broker is away for the publisher
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub_client, _) =
+        MqttHandle::start(settings5("exp-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "exp/#", QoS::AtLeastOnce).await;
+    let (client, _) =
+        MqttHandle::start(settings5("exp-pub", gate.port(), dir.path())).expect("start");
+    let expiring = |seconds| {
+        Some(MessageProperties {
+            message_expiry: Some(seconds),
+            ..Default::default()
+        })
+    };
+    publish_with(&client, "exp/a", "first", QoS::AtLeastOnce, None).await;
+    publish_with(
+        &client,
+        "exp/b",
+        "short-lived",
+        QoS::AtLeastOnce,
+        expiring(1),
+    )
+    .await;
+    publish_with(&client, "exp/c", "plain", QoS::AtMostOnce, None).await;
+    publish_with(
+        &client,
+        "exp/d",
+        "long-lived",
+        QoS::AtLeastOnce,
+        expiring(3600),
+    )
+    .await;
+    assert_eq!(client.stats().queued, 4);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    gate.open();
+    let got: Vec<String> = [
+        recv(&mut sub).await,
+        recv(&mut sub).await,
+        recv(&mut sub).await,
+    ]
+    .iter()
+    .map(|d| {
+        if let Some(expiry) = d.properties.as_ref().and_then(|p| p.message_expiry) {
+            assert!((3590..3600).contains(&expiry), "what is left: {expiry}");
+        }
+        text(d)
+    })
+    .collect();
+    assert_eq!(got, vec!["first", "plain", "long-lived"]);
+    let stats = wait_stats(&client, "flushed", |s| {
+        s.queued == 0 && s.inflight == 0 && s.acked == 2
+    })
+    .await;
+    assert_eq!((stats.expired, stats.refused, stats.sent), (1, 0, 3));
+    assert!(sub.try_recv().is_none());
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+/// A broker's ACL denies a topic: the PUBACK (QoS 1) or PUBREC (QoS 2) carries 0x87, the
+/// message leaves the queue counted as refused and reported, and the queue keeps flowing, also
+/// after more refused QoS 2 messages than rumqttc's window has slots (it keeps them; the worker
+/// recycles the connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_refused_messages_leave_the_queue_and_it_keeps_flowing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "topic deny denied/#\ntopic readwrite #\n").expect("acl");
+    let broker = Mosquitto::start_with(free_port(), &format!("acl_file {}", acl.display()));
+    let (sub_client, _) =
+        MqttHandle::start(settings5("acl-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "allowed", QoS::AtLeastOnce).await;
+    let (client, mut events) =
+        MqttHandle::start(settings5("acl-pub", broker.port(), dir.path())).expect("start");
+
+    publish(&client, "denied/one", "no", QoS::AtLeastOnce).await;
+    let (topic, reason, code) = next_refusal(&mut events).await;
+    assert_eq!(
+        (topic.as_str(), reason.as_str(), code),
+        ("denied/one", "not authorized (0x87)", 0x87)
+    );
+    publish(&client, "allowed", "next", QoS::AtLeastOnce).await;
+    assert_eq!(text(&recv(&mut sub).await), "next");
+    let stats = wait_stats(&client, "acked", |s| s.acked == 1).await;
+    assert_eq!((stats.refused, stats.queued, stats.inflight), (1, 0, 0));
+
+    const DENIED_QOS2: u64 = 30;
+    for i in 0..DENIED_QOS2 {
+        publish(&client, "denied/two", format!("q2-{i}"), QoS::ExactlyOnce).await;
+    }
+    publish(&client, "allowed", "after", QoS::ExactlyOnce).await;
+    assert_eq!(text(&recv(&mut sub).await), "after");
+    let stats = wait_stats(&client, "all settled", |s| {
+        s.acked == 2 && s.refused == 1 + DENIED_QOS2
+    })
+    .await;
+    assert_eq!((stats.queued, stats.inflight), (0, 0));
+    assert!(
+        stats.connects >= 2,
+        "the connection was recycled: {stats:?}"
+    );
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
+/// A record larger than the broker's Maximum Packet Size (it was queued while the broker was
+/// away) is discarded as refused, never sent; the records around it are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_record_larger_than_the_broker_accepts_is_discarded() {
+    let broker = Mosquitto::start_with(free_port(), "max_packet_size 300");
+    let gate = TcpGate::start(broker.port()).await;
+    gate.close();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub_client, _) =
+        MqttHandle::start(settings5("big-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "big/#", QoS::AtLeastOnce).await;
+    let (client, mut events) =
+        MqttHandle::start(settings5("big-pub", gate.port(), dir.path())).expect("start");
+    publish(&client, "big/a", "small one", QoS::AtLeastOnce).await;
+    publish(&client, "big/b", "x".repeat(1000), QoS::AtLeastOnce).await;
+    publish(&client, "big/c", "small two", QoS::AtLeastOnce).await;
+    gate.open();
+    assert_eq!(text(&recv(&mut sub).await), "small one");
+    assert_eq!(text(&recv(&mut sub).await), "small two");
+    let (topic, reason, code) = next_refusal(&mut events).await;
+    assert_eq!((topic.as_str(), code), ("big/b", 0x95));
+    assert!(reason.contains("maximum packet size of 300"), "{reason}");
+    let stats = wait_stats(&client, "flushed", |s| s.acked == 2 && s.queued == 0).await;
+    assert_eq!((stats.refused, stats.inflight, stats.connects), (1, 0, 1));
+    client.shutdown().await;
+    sub_client.shutdown().await;
 }
