@@ -24,11 +24,52 @@ declare module 'ganglion:mqtt' {
     | null
     | undefined;
 
+  /**
+   * MQTT 5 publish properties (MQTT.js names), stored with the message in the durable queue.
+   * Checked when `publish` is called: a wrong type or an unknown name throws a TypeError, a
+   * number out of range or a text over 65535 bytes a RangeError, naming the property. With
+   * `[mqtt] protocol = "3.1.1"` they are ignored (a warning is logged once).
+   */
+  interface PublishProperties {
+    /** `true`: the payload is UTF-8 text (checked: bytes that are not UTF-8 throw a TypeError). */
+    payloadFormatIndicator?: boolean;
+    /**
+     * Lifetime in whole seconds, 1..=4294967295. A message still queued when it runs out (the
+     * broker was away) is discarded and counted in `stats().expired`; otherwise it is sent with
+     * what is left of it.
+     */
+    messageExpiryInterval?: number;
+    /** A MIME type or any text describing the payload. */
+    contentType?: string;
+    /** Where a reply should be published: a valid publish topic (no wildcards). */
+    responseTopic?: string;
+    /** Bytes tying a reply to its request (a string is sent as its UTF-8 bytes). */
+    correlationData?: string | Uint8Array | ArrayBuffer;
+    /** Name/value pairs; an array sends the name once per value, in order. */
+    userProperties?: { [name: string]: string | string[] };
+  }
+
   interface PublishOptions {
     /** Default 0. Anything but 0, 1, 2 throws a RangeError; a non-number a TypeError. */
     qos?: QoS;
     /** Ask the broker to keep the message as the topic's last known value. Default false. */
     retain?: boolean;
+    /** MQTT 5 properties (`[mqtt] protocol = "5"`). */
+    properties?: PublishProperties;
+  }
+
+  /** MQTT 5 properties of a received message (all absent with MQTT 3.1.1). */
+  interface MessageProperties {
+    /** `true`: the sender says the payload is UTF-8 text. */
+    payloadFormatIndicator?: boolean;
+    /** What is left of the message's lifetime, in seconds. */
+    messageExpiryInterval?: number;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Buffer;
+    /** A name sent several times maps to an array of its values. */
+    userProperties?: { [name: string]: string | string[] };
+    subscriptionIdentifiers?: number[];
   }
 
   interface SubscribeOptions {
@@ -48,8 +89,8 @@ declare module 'ganglion:mqtt' {
     readonly retain: boolean;
     /** The broker marked it as a possible duplicate (QoS 1/2 redelivery). */
     readonly dup: boolean;
-    /** MQTT 5 properties; always empty with MQTT 3.1.1 (the only protocol so far). */
-    readonly properties: Record<string, unknown>;
+    /** MQTT 5 properties; `{}` with MQTT 3.1.1 or when the message has none. */
+    readonly properties: MessageProperties;
     /** The payload decoded as UTF-8. */
     text(): string;
     /** The payload parsed as JSON (throws a SyntaxError if it is not JSON). */
@@ -94,6 +135,13 @@ declare module 'ganglion:mqtt' {
     receivedDropped: number;
     /** Successful connects since start. */
     connects: number;
+    /** MQTT 5: messages discarded because their `messageExpiryInterval` ran out while queued. */
+    expired: number;
+    /**
+     * MQTT 5: messages the broker refused (a PUBACK/PUBREC reason code such as 0x87 "not
+     * authorized", or larger than its maximum packet size); removed from the queue, not retried.
+     */
+    refused: number;
   }
 
   /** `'connect'` payload. */
@@ -108,6 +156,10 @@ declare module 'ganglion:mqtt' {
     | 'ERR_MQTT_QUEUE_FULL'
     /** The broker refused a subscription. */
     | 'ERR_MQTT_SUBSCRIPTION_REFUSED'
+    /** `unsubscribe()` ended a subscription before the broker granted it (`subscribe` rejects). */
+    | 'ERR_MQTT_UNSUBSCRIBED'
+    /** MQTT 5: the broker refused a queued message (`'error'` event; see `topic`, `reasonCode`). */
+    | 'ERR_MQTT_REFUSED'
     /** The connection is shut down (agent stopping). */
     | 'ERR_MQTT_CLOSED'
     /** `[mqtt]` cannot be used (thrown by the first use of the module). */
@@ -119,6 +171,10 @@ declare module 'ganglion:mqtt' {
 
   interface MqttError extends Error {
     code: MqttErrorCode;
+    /** `ERR_MQTT_REFUSED`: the refused message's topic. */
+    topic?: string;
+    /** `ERR_MQTT_REFUSED`: the MQTT 5 reason code (0x95 when too large for the broker). */
+    reasonCode?: number;
   }
 
   /**
@@ -145,8 +201,9 @@ declare module 'ganglion:mqtt' {
     /**
      * Call `handler` for every message matching `filter` (`+` and `#` wildcards). A bad filter
      * throws a TypeError now, a bad QoS a RangeError. Resolves once the broker granted it (while
-     * disconnected: after the next connect); restored after every reconnect. A handler that
-     * throws is logged and delivery goes on.
+     * disconnected: after the next connect); restored after every reconnect. Rejects with
+     * `ERR_MQTT_SUBSCRIPTION_REFUSED` if the broker refused it, `ERR_MQTT_UNSUBSCRIBED` if
+     * `unsubscribe()` ended it first. A handler that throws is logged and delivery goes on.
      */
     subscribe(
       filter: string,
@@ -160,11 +217,16 @@ declare module 'ganglion:mqtt' {
 
     /** Connected (again); the queue is being replayed. */
     on(event: 'connect', listener: (event: ConnectEvent) => void): this;
-    /** An established connection was lost (a reconnect with backoff follows). */
+    /**
+     * An established connection was lost (a reconnect with backoff follows). With MQTT 5 a
+     * broker's DISCONNECT names its reason code, e.g. `session taken over (0x8E)`.
+     */
     on(event: 'disconnect', listener: (reason: string) => void): this;
     /**
-     * A connection attempt failed (refused, TLS, ...) or the queue could not be synced. Without
-     * a listener it is only logged (unlike a plain EventEmitter, it never throws).
+     * A connection attempt failed (refused, TLS, ...), the queue could not be synced
+     * (`ERR_MQTT_CONNECTION`), or, with MQTT 5, the broker refused a queued message
+     * (`ERR_MQTT_REFUSED`). Without a listener it is only logged (unlike a plain EventEmitter,
+     * it never throws).
      */
     on(event: 'error', listener: (error: MqttError) => void): this;
     /** The queue cap dropped this many of the oldest messages (`on_full = "drop-oldest"`). */
@@ -188,6 +250,8 @@ declare module 'ganglion:mqtt' {
     QoS,
     Payload,
     PublishOptions,
+    PublishProperties,
+    MessageProperties,
     SubscribeOptions,
     SubscriptionInfo,
     MqttStats,

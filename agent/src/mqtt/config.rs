@@ -628,6 +628,12 @@ impl MqttConfig {
         };
         let target = match &self.url {
             None => {
+                if self.protocol == Protocol::V5 {
+                    return Err(invalid(
+                        "mqtt.protocol",
+                        "\"5\" needs a url: the embedded broker speaks MQTT 3.1.1 only",
+                    ));
+                }
                 if self.broker_port == 0 {
                     return Err(invalid("mqtt.broker_port", "must be 1..=65535"));
                 }
@@ -881,11 +887,15 @@ mod tests {
             ),
             ("keep_alive = \"0s\"", "mqtt.keep_alive"),
             ("session_expiry = 60", "mqtt.session_expiry"),
+            ("protocol = \"5\"", "mqtt.protocol"),
             (
                 "protocol = \"3.1.1\"\nsession_expiry = 0",
                 "mqtt.session_expiry",
             ),
-            ("protocol = \"5\"\nkeep_alive = \"2s\"", "mqtt.keep_alive"),
+            (
+                "url = \"mqtt://h\"\nprotocol = \"5\"\nkeep_alive = \"2s\"",
+                "mqtt.keep_alive",
+            ),
             ("reconnect_min = \"2m\"", "mqtt.reconnect_min"),
             (
                 "url = \"mqtts://h\"\n[tls]\nca_file = \"/nonexistent/ca.pem\"",
@@ -910,13 +920,16 @@ mod tests {
         };
         let r = resolve("");
         assert_eq!((r.protocol, r.session_expiry), (Protocol::V311, 0));
-        let r = resolve("protocol = \"5\"");
+        let v5 = "url = \"mqtt://127.0.0.1\"\nprotocol = \"5\"";
+        let r = resolve(v5);
         assert_eq!((r.protocol, r.session_expiry), (Protocol::V5, 0));
-        let r = resolve("protocol = \"5\"\nclean_session = false");
+        let r = resolve(&format!("{v5}\nclean_session = false"));
         assert_eq!(r.session_expiry, u32::MAX, "persistent: never expires");
-        let r = resolve("protocol = \"5\"\nclean_session = false\nsession_expiry = 3600");
+        let r = resolve(&format!(
+            "{v5}\nclean_session = false\nsession_expiry = 3600"
+        ));
         assert_eq!((r.session_expiry, r.clean_session), (3600, false));
-        let r = resolve("protocol = \"5\"\nsession_expiry = 10");
+        let r = resolve(&format!("{v5}\nsession_expiry = 10"));
         assert_eq!((r.session_expiry, r.clean_session), (10, true));
         let e = parse("protocol = \"5\"\nsession_expiry = 4294967296").expect_err("too big");
         assert!(e.to_string().contains("session_expiry"), "{e}");
