@@ -6,6 +6,7 @@
 //! `process.nextTick` and promise jobs after every callback.
 
 mod bindings;
+mod json;
 pub mod errors;
 pub mod loader;
 mod native;

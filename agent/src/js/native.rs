@@ -6,19 +6,35 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rquickjs::function::Opt;
-use rquickjs::{BigInt, Ctx, Exception, Function, Module, Object};
+use rquickjs::{BigInt, Ctx, Exception, FromJs, Function, Module, Object, Value};
 
 use super::errors::JsError;
 use super::loader::{self, Resolved};
 use super::{ScriptOptions, Shared};
 
 /// Build the `native` object the bootstrap binds to.
+/// A string argument for logs and error reports: text with lone surrogates (which are not
+/// UTF-8) is printed with U+FFFD in their place instead of failing the call.
+struct LossyText(String);
+
+impl<'js> FromJs<'js> for LossyText {
+    fn from_js(ctx: &Ctx<'js>, v: Value<'js>) -> rquickjs::Result<Self> {
+        let s = rquickjs::String::from_js(ctx, v)?;
+        let bytes = s.to_cstring()?;
+        Ok(LossyText(
+            String::from_utf8_lossy(AsRef::<[u8]>::as_ref(&bytes)).into_owned(),
+        ))
+    }
+}
+
 pub fn install<'js>(
     ctx: &Ctx<'js>,
     shared: &Rc<Shared>,
     opts: &ScriptOptions,
 ) -> rquickjs::Result<Object<'js>> {
+    let engine_stringify = super::json::install(ctx)?;
     let n = Object::new(ctx.clone())?;
+    n.set("engineStringify", engine_stringify)?;
     let root = loader::normalize(&opts.scripts_root);
 
     // ---- timers and liveness
@@ -83,7 +99,7 @@ pub fn install<'js>(
         "reportError",
         Function::new(
             ctx.clone(),
-            move |text: String, place: String, kind: String| {
+            move |LossyText(text), place: String, kind: String| {
                 s.errors.set(s.errors.get() + 1);
                 if kind == "rejection" {
                     tracing::error!(target: "script", "unhandled promise rejection: {text}");
@@ -95,7 +111,7 @@ pub fn install<'js>(
     )?;
     n.set(
         "log",
-        Function::new(ctx.clone(), |ctx: Ctx<'_>, level: i32, text: String| {
+        Function::new(ctx.clone(), |ctx: Ctx<'_>, level: i32, LossyText(text)| {
             let script = caller_file(&ctx).unwrap_or_default();
             let script = script.rsplit('/').next().unwrap_or(&script);
             match level {
@@ -110,7 +126,7 @@ pub fn install<'js>(
     let s = shared.clone();
     n.set(
         "entryFailed",
-        Function::new(ctx.clone(), move |text: String| {
+        Function::new(ctx.clone(), move |LossyText(text)| {
             s.entry_failed.borrow_mut().get_or_insert(text);
         })?,
     )?;
