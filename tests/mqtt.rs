@@ -249,6 +249,17 @@ fn presence_is_retained_online_and_the_will_says_offline_on_sigkill() {
 /// observer's offline queue with live traffic. Every number arrives; replays may repeat some.
 #[test]
 fn broker_restart_during_a_1k_per_second_stream_loses_nothing_and_keeps_order() {
+    stream_through_a_broker_restart("");
+}
+
+/// [`broker_restart_during_a_1k_per_second_stream_loses_nothing_and_keeps_order`] with MQTT 5.
+#[test]
+fn mqtt5_broker_restart_during_a_1k_per_second_stream_loses_nothing_and_keeps_order() {
+    stream_through_a_broker_restart("protocol = \"5\"");
+}
+
+/// The stream test; `mqtt` adds `[mqtt]` keys (the protocol).
+fn stream_through_a_broker_restart(mqtt: &str) {
     const TOTAL: u32 = 3000;
     let port = free_port();
     let mut broker = Mosquitto::start_on(port, true);
@@ -257,7 +268,7 @@ fn broker_restart_during_a_1k_per_second_stream_loses_nothing_and_keeps_order() 
     let observer = Observer::connect(port, "stream-obs", &[topic], true);
     let s = agent(
         "stream",
-        &url(gate.port()),
+        &format!("{}\n{mqtt}", url(gate.port())),
         &script(&format!(
             r#"
 const TOTAL = {TOTAL};
@@ -640,6 +651,17 @@ const cases = [
   ['filter a+', () => mqtt.subscribe('a+', () => {})],
   ['subscribe qos 3', () => mqtt.subscribe('a', () => {}, { qos: 3 })],
   ['no handler', () => mqtt.subscribe('a')],
+  ['properties not an object', () => mqtt.publish('a', 'x', { properties: 'x' })],
+  ['unknown property', () => mqtt.publish('a', 'x', { properties: { topicAlias: 1 } })],
+  ['expiry 0', () => mqtt.publish('a', 'x', { properties: { messageExpiryInterval: 0 } })],
+  ['expiry 1.5', () => mqtt.publish('a', 'x', { properties: { messageExpiryInterval: 1.5 } })],
+  ['expiry text', () => mqtt.publish('a', 'x', { properties: { messageExpiryInterval: '5' } })],
+  ['format not boolean', () => mqtt.publish('a', 'x', { properties: { payloadFormatIndicator: 1 } })],
+  ['format but bytes', () => mqtt.publish('a', new Uint8Array([255]), { properties: { payloadFormatIndicator: true } })],
+  ['response topic #', () => mqtt.publish('a', 'x', { properties: { responseTopic: 'r/#' } })],
+  ['correlation number', () => mqtt.publish('a', 'x', { properties: { correlationData: 5 } })],
+  ['user property number', () => mqtt.publish('a', 'x', { properties: { userProperties: { n: 1 } } })],
+  ['content type too long', () => mqtt.publish('a', 'x', { properties: { contentType: 'x'.repeat(65536) } })],
   ['good', () => mqtt.publish('a/b', 'x')],
 ];
 for (const [name, f] of cases) {
@@ -680,6 +702,17 @@ process.exit(0);
         "filter a+: TypeError",
         "subscribe qos 3: RangeError",
         "no handler: TypeError",
+        "properties not an object: TypeError",
+        "unknown property: TypeError",
+        "expiry 0: RangeError",
+        "expiry 1.5: RangeError",
+        "expiry text: TypeError",
+        "format not boolean: TypeError",
+        "format but bytes: TypeError",
+        "response topic #: TypeError",
+        "correlation number: TypeError",
+        "user property number: TypeError",
+        "content type too long: RangeError",
         "good: promise",
     ];
     assert_eq!(
@@ -773,5 +806,169 @@ process.exit(0);
             "ganglion/subt/json {\"on\":true}",
             "ganglion/subt/b/c hello world",
         ]
+    );
+}
+
+/// MQTT 5 from a script: every publish property arrives intact in the subscriber's
+/// `message.properties` (correlationData as a Buffer, a repeated user property as an array),
+/// a message without properties has `{}`, and the stats count nothing expired or refused.
+#[test]
+fn mqtt5_properties_round_trip_from_js() {
+    let broker = Mosquitto::start();
+    let s = agent(
+        "p5",
+        &format!("{}\nprotocol = \"5\"", url(broker.port())),
+        &script(
+            r#"
+const base = mqtt.topic('p');
+const got = [];
+let whenBoth;
+const both = new Promise((r) => (whenBoth = r));
+await mqtt.subscribe(`${base}/#`, (m) => {
+  got.push(m);
+  if (got.length === 2) whenBoth();
+}, { qos: 1 });
+const properties = {
+  payloadFormatIndicator: true,
+  messageExpiryInterval: 3600,
+  contentType: 'application/json',
+  responseTopic: `${base}/reply`,
+  correlationData: Buffer.from([1, 2, 255]),
+  userProperties: { site: 'lab', tag: ['a', 'b'] },
+};
+await mqtt.publish(`${base}/a`, { on: true }, { qos: 1, properties });
+await mqtt.publish(`${base}/b`, 'plain', { qos: 2 });
+await both;
+got.sort((x, y) => (x.topic < y.topic ? -1 : 1));
+const p = got[0].properties;
+console.log('props', JSON.stringify({
+  payloadFormatIndicator: p.payloadFormatIndicator,
+  expiryLeft: p.messageExpiryInterval > 3590 && p.messageExpiryInterval <= 3600,
+  contentType: p.contentType,
+  responseTopic: p.responseTopic,
+  correlationData: [...p.correlationData],
+  correlationIsBuffer: p.correlationData instanceof Buffer,
+  userProperties: p.userProperties,
+  json: got[0].json(),
+}));
+console.log('plain', JSON.stringify(got[1].properties), got[1].text());
+const s = await drained((s) => s.acked >= 2 && s.queued === 0 && s.inflight === 0);
+console.log('stats', JSON.stringify(s));
+process.exit(0);
+"#,
+        ),
+    );
+    let done = run(&s);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let lines = done.script_lines();
+    let props = json_line(&lines, "props");
+    assert_eq!(
+        props,
+        serde_json::json!({
+            "payloadFormatIndicator": true,
+            "expiryLeft": true,
+            "contentType": "application/json",
+            "responseTopic": "ganglion/p5/p/reply",
+            "correlationData": [1, 2, 255],
+            "correlationIsBuffer": true,
+            "userProperties": { "site": "lab", "tag": ["a", "b"] },
+            "json": { "on": true },
+        })
+    );
+    assert!(lines.contains(&"plain {} plain".to_owned()), "{lines:?}");
+    let stats = json_line(&lines, "stats");
+    assert_eq!(
+        (&stats["expired"], &stats["refused"], &stats["acked"]),
+        (&Value::from(0), &Value::from(0), &Value::from(2)),
+        "{stats}"
+    );
+}
+
+/// A Mosquitto ACL denies a topic: the MQTT 5 PUBACK says 0x87, the script gets an 'error'
+/// event naming the topic and the reason, `refused` counts it, and the next message goes out.
+#[test]
+fn mqtt5_refused_message_emits_error_and_the_next_one_is_delivered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "topic deny ganglion/acl/denied\ntopic readwrite #\n").expect("acl");
+    let broker = Mosquitto::start_with(free_port(), &format!("acl_file {}", acl.display()));
+    let s = agent(
+        "acl",
+        &format!("{}\nprotocol = \"5\"", url(broker.port())),
+        &script(
+            r#"
+const errors = [];
+mqtt.on('error', (e) => errors.push(e));
+let next;
+const arrived = new Promise((r) => (next = r));
+await mqtt.subscribe(mqtt.topic('ok'), (m) => next(m.text()), { qos: 1 });
+await mqtt.publish(mqtt.topic('denied'), 'no', { qos: 1 });
+await mqtt.publish(mqtt.topic('ok'), 'yes', { qos: 1 });
+const text = await arrived;
+const s = await drained((s) => s.refused === 1 && s.acked === 1 && s.queued === 0 && s.inflight === 0);
+while (errors.length === 0) await sleep(10);
+const e = errors[0];
+console.log('refused', JSON.stringify({ text, refused: s.refused, code: e.code, reasonCode: e.reasonCode, topic: e.topic, message: e.message }));
+process.exit(0);
+"#,
+        ),
+    );
+    let done = run(&s);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let r = json_line(&done.script_lines(), "refused");
+    assert_eq!(
+        r,
+        serde_json::json!({
+            "text": "yes",
+            "refused": 1,
+            "code": "ERR_MQTT_REFUSED",
+            "reasonCode": 0x87,
+            "topic": "ganglion/acl/denied",
+            "message": "MQTT broker refused the message to \"ganglion/acl/denied\": not authorized (0x87)",
+        })
+    );
+    done.assert_logged("MQTT broker refused a message");
+}
+
+/// `subscribe()` ended by `unsubscribe()` before the broker answered (here: there is no broker)
+/// rejects instead of hanging; publish properties with MQTT 3.1.1 are ignored with one warning
+/// and the messages are still queued.
+#[test]
+fn subscribe_ended_before_its_suback_settles_and_311_ignores_properties() {
+    let nothing_there = free_port();
+    let s = agent(
+        "unsub",
+        &url(nothing_there),
+        &script(
+            r#"
+const p = mqtt.subscribe('cmd/#', () => {}, { qos: 1 });
+const kept = mqtt.subscribe('other/#', () => {}, { qos: 1 });
+kept.catch(() => {});
+const n = mqtt.unsubscribe('cmd/#');
+const outcome = await p.then(() => 'resolved', (e) => e.code);
+console.log('settled', n, outcome);
+const properties = { contentType: 'text/plain', userProperties: { a: 'b' } };
+await mqtt.publish('a/b', 'x', { qos: 1, properties });
+await mqtt.publish('a/b', 'y', { qos: 1, properties });
+console.log('queued', mqtt.stats().queued);
+process.exit(0);
+"#,
+        ),
+    );
+    let done = run(&s);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let lines = done.script_lines();
+    assert!(
+        lines.contains(&"settled 1 ERR_MQTT_UNSUBSCRIBED".to_owned()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"queued 2".to_owned()), "{lines:?}");
+    assert_eq!(
+        done.stderr
+            .matches("MQTT publish properties need protocol")
+            .count(),
+        1,
+        "{}",
+        done.stderr
     );
 }
