@@ -10,6 +10,11 @@
 //! decremented), so [`EventLoop::leaked_slots`] counts them for the worker, which recycles the
 //! connection before rumqttc's window closes for good; and an outgoing packet larger than the
 //! broker's Maximum Packet Size is a connection error, so the worker checks sizes itself.
+//! Because an MQTT 5 broker answers a PUBREL for a packet id it does not hold with PUBCOMP 0x92
+//! (Mosquitto 2.0 answers success, others follow the spec), each such PUBREL costs a slot too:
+//! with MQTT 5 the blanket PUBRELs for every packet id go out only once, at start, and a reset
+//! releases only the packet ids that may still be held (on the wire, or released without an
+//! answer yet), so a recycled connection does not leak its slots all over again.
 
 use super::client::{Delivery, STATUS_OFFLINE};
 use super::config::{BrokerTarget, Protocol, ResolvedMqtt};
@@ -17,7 +22,7 @@ use super::props::MessageProperties;
 use super::QoS;
 use rumqttc::v5::mqttbytes::v5 as p5;
 use rumqttc::{v5, Incoming, Outgoing};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -300,6 +305,8 @@ pub struct EventLoop {
     inner: Inner,
     /// In-flight slots rumqttc lost to refused PUBREC/PUBCOMP since the last reset.
     leaked: u16,
+    /// MQTT 5: packet ids released (PUBREL queued) and not yet answered by a PUBCOMP.
+    unreleased: BTreeSet<u16>,
 }
 
 /// Builds the client and event loop `cfg` describes (protocol, TLS, will, limits, TCP_NODELAY).
@@ -341,6 +348,7 @@ pub fn build(cfg: &ResolvedMqtt) -> (Client, EventLoop) {
             let mut eventloop = EventLoop {
                 inner: Inner::V4(Box::new(eventloop)),
                 leaked: 0,
+                unreleased: BTreeSet::new(),
             };
             if !cfg.clean_session {
                 eventloop.release_all();
@@ -376,6 +384,7 @@ pub fn build(cfg: &ResolvedMqtt) -> (Client, EventLoop) {
             let mut eventloop = EventLoop {
                 inner: Inner::V5(Box::new(eventloop)),
                 leaked: 0,
+                unreleased: BTreeSet::new(),
             };
             if !cfg.clean_session {
                 eventloop.release_all();
@@ -412,7 +421,19 @@ impl EventLoop {
                 if leaks_a_slot(&event) {
                     self.leaked = self.leaked.saturating_add(1);
                 }
-                Ok(v5_event(event))
+                let event = v5_event(event);
+                match &event {
+                    Event::PubComp(pkid) => {
+                        self.unreleased.remove(pkid);
+                    }
+                    // rumqttc drops the queued PUBRELs when the session is not resumed.
+                    Event::ConnAck {
+                        session_present: false,
+                        ..
+                    } => self.unreleased.clear(),
+                    _ => {}
+                }
+                Ok(event)
             }
         }
     }
@@ -429,6 +450,9 @@ impl EventLoop {
     }
 
     fn set_pending_pubrels(&mut self, ids: Vec<u16>) {
+        if let Inner::V5(_) = self.inner {
+            self.unreleased = ids.iter().copied().collect();
+        }
         match &mut self.inner {
             Inner::V4(el) => {
                 el.pending = ids
@@ -457,8 +481,9 @@ impl EventLoop {
 
     /// After a connection error: forgets rumqttc's in-memory retransmission state (pending
     /// requests, in-flight publishes, buffered events, collisions); the store replays instead.
-    /// With a persistent session, PUBRELs for every packet id go out first on the next connect,
-    /// those of `on_wire` (in that order) before the others.
+    /// With a persistent session, PUBRELs go out first on the next connect, those of `on_wire`
+    /// (in that order) before the others: for every packet id with MQTT 3.1.1, and with MQTT 5
+    /// for those the broker may still hold (see the module documentation).
     pub fn reset(&mut self, persistent: bool, on_wire: &[u16]) {
         let limit = self.inflight_limit();
         match &mut self.inner {
@@ -472,9 +497,23 @@ impl EventLoop {
             }
         }
         self.leaked = 0;
-        if persistent {
-            self.set_pending_pubrels(release_order(limit, on_wire));
+        if !persistent {
+            self.unreleased.clear();
+            return;
         }
+        let ids = match self.inner {
+            Inner::V4(_) => release_order(limit, on_wire),
+            Inner::V5(_) => {
+                let mut seen = HashSet::new();
+                on_wire
+                    .iter()
+                    .chain(&self.unreleased)
+                    .copied()
+                    .filter(|id| seen.insert(*id))
+                    .collect()
+            }
+        };
+        self.set_pending_pubrels(ids);
     }
 
     /// In-flight slots rumqttc lost since the last reset (see the module documentation).
@@ -901,6 +940,57 @@ mod tests {
                 maximum_packet_size: None
             }
         );
+    }
+
+    fn pending_pubrels(el: &EventLoop) -> Vec<u16> {
+        match &el.inner {
+            Inner::V4(el) => el
+                .pending
+                .iter()
+                .map(|r| match r {
+                    rumqttc::Request::PubRel(p) => p.pkid,
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect(),
+            Inner::V5(el) => el
+                .pending
+                .iter()
+                .map(|r| match r {
+                    v5::Request::PubRel(p) => p.pkid,
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn persistent_sessions_release_packet_ids_per_protocol() {
+        let dir = std::path::Path::new("/nonexistent");
+        let mut cfg = ResolvedMqtt::local("rel", 1, dir);
+        cfg.clean_session = false;
+        cfg.max_inflight = 4; // packet ids 1..=5 (one more for the presence message)
+        let (_c, mut v4) = build(&cfg);
+        assert_eq!(pending_pubrels(&v4), vec![1, 2, 3, 4, 5], "at start");
+        v4.reset(true, &[3]);
+        assert_eq!(pending_pubrels(&v4), vec![3, 1, 2, 4, 5], "3.1.1: every id");
+
+        cfg.protocol = Protocol::V5;
+        let (_c, mut v5) = build(&cfg);
+        assert_eq!(pending_pubrels(&v5), vec![1, 2, 3, 4, 5], "at start");
+        // Ids 1 and 2 were answered before the connection dropped; 4 was on the wire.
+        v5.unreleased.remove(&1);
+        v5.unreleased.remove(&2);
+        v5.reset(true, &[4]);
+        assert_eq!(
+            pending_pubrels(&v5),
+            vec![4, 3, 5],
+            "5: only what may be held"
+        );
+        v5.unreleased.clear(); // all answered
+        v5.reset(true, &[2]);
+        assert_eq!(pending_pubrels(&v5), vec![2]);
+        v5.reset(false, &[2]);
+        assert!(pending_pubrels(&v5).is_empty(), "clean session");
     }
 
     #[test]
