@@ -11,8 +11,8 @@ use rquickjs::{Ctx, Function, Object, TypedArray, Value};
 use crate::js::errors::JsError;
 use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
 use crate::mqtt::{
-    Accepted, JsErrorKind, MessageProperties, MqttError, MqttEvent, QoS, StoreError, Subscription,
-    ValidationError,
+    BatchAccepted, BatchResults, JsErrorKind, MessageProperties, MqttError, MqttEvent, NewMessage,
+    QoS, StoreError, Subscription, ValidationError,
 };
 use crate::services::{MqttService, Services};
 
@@ -22,14 +22,30 @@ struct State {
     service: Arc<MqttService>,
     tokio: tokio::runtime::Handle,
     subs: RefCell<HashMap<u32, tokio::task::AbortHandle>>,
-    /// Publishes in call order (see `open`): one task per publish would hand them to the worker
+    /// Publishes of the current macrotask, handed to the worker as one batch by `mqttFlush`
+    /// (the module calls it from a microtask) or once [`BATCH_MAX`] are waiting.
+    batch: RefCell<Vec<NewMessage>>,
+    /// Batches in call order (see `open`): one task per batch would hand them to the worker
     /// in whatever order the I/O runtime's threads run those tasks.
-    publisher: tokio::sync::mpsc::UnboundedSender<(u32, Enqueue)>,
+    publisher: tokio::sync::mpsc::UnboundedSender<Vec<NewMessage>>,
 }
 
-/// A publish on its way to the worker ([`crate::mqtt::MqttHandle::enqueue_publish`]).
-type Enqueue =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Accepted, MqttError>> + Send>>;
+/// Publishes handed over at once at most: bounds the memory a busy macrotask holds back and
+/// lets the worker start on a long burst early.
+const BATCH_MAX: usize = 256;
+
+impl State {
+    /// Hands the waiting publishes to the worker (one operation until they settle).
+    fn flush(&self, shared: &Shared) -> Result<(), MqttError> {
+        let items = std::mem::take(&mut *self.batch.borrow_mut());
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.publisher.send(items).map_err(|_| MqttError::Closed)?;
+        shared.begin_op();
+        Ok(())
+    }
+}
 
 fn validation(e: ValidationError) -> JsError {
     match e.js_kind() {
@@ -296,8 +312,8 @@ pub fn install<'js>(
         )?;
     }
 
-    // mqttPublish(reqId, topic, payload, qos, retain, properties): validates now, settles when
-    // durable.
+    // mqttPublish(topic, payload, qos, retain, properties): validates now and adds the message to the
+    // batch; the batch settles, in order, with one 'settled' event once durable.
     {
         let (state, shared) = (state.clone(), shared.clone());
         native.set(
@@ -305,7 +321,6 @@ pub fn install<'js>(
             Function::new(
                 ctx.clone(),
                 move |ctx: Ctx<'js>,
-                      req: u32,
                       topic: String,
                       payload: Value<'js>,
                       qos: f64,
@@ -314,23 +329,39 @@ pub fn install<'js>(
                       -> rquickjs::Result<()> {
                     let st = current(&ctx, &state)?;
                     let qos = qos_arg(&ctx, qos)?;
-                    let bytes = payload_bytes(&ctx, &payload)?;
+                    let payload = payload_bytes(&ctx, &payload)?;
                     let properties = match properties.0 {
                         Some(v) => publish_properties(&ctx, &v)?,
                         None => None,
                     };
-                    let enqueue = st
+                    let message = st
                         .service
                         .handle
-                        .enqueue_publish_with_properties(&topic, bytes, qos, retain, properties)
+                        .prepare_message(topic, payload, qos, retain, properties)
                         .map_err(|e| validation(e).throw(&ctx))?;
-                    if st.publisher.send((req, Box::pin(enqueue))).is_err() {
-                        return Err(mqtt_error(&MqttError::Closed).throw(&ctx));
+                    let full = {
+                        let mut batch = st.batch.borrow_mut();
+                        batch.push(message);
+                        batch.len() >= BATCH_MAX
+                    };
+                    if full {
+                        st.flush(&shared).map_err(|e| mqtt_error(&e).throw(&ctx))?;
                     }
-                    shared.begin_op();
                     Ok(())
                 },
             )?,
+        )?;
+    }
+
+    // mqttFlush(): hands this macrotask's publishes to the worker.
+    {
+        let (state, shared) = (state.clone(), shared.clone());
+        native.set(
+            "mqttFlush",
+            Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
+                let st = current(&ctx, &state)?;
+                st.flush(&shared).map_err(|e| mqtt_error(&e).throw(&ctx))
+            })?,
         )?;
     }
 
@@ -488,6 +519,47 @@ pub fn install<'js>(
     Ok(())
 }
 
+/// The 'settled' event of a batch of `n` publishes: `{ n, first }` when every message was
+/// accepted with consecutive sequence numbers (the usual case, cheap to build), otherwise
+/// `{ n, results }` with a sequence number or an error per message.
+fn settled_object<'js>(
+    ctx: &Ctx<'js>,
+    n: usize,
+    results: Result<BatchResults, MqttError>,
+) -> rquickjs::Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    o.set("n", n)?;
+    let results = match results {
+        Ok(results) => results,
+        Err(e) => {
+            let e = mqtt_error(&e).to_value(ctx)?;
+            o.set("results", vec![e; n])?;
+            return Ok(o);
+        }
+    };
+    let first = results.first().and_then(|r| r.as_ref().ok().copied());
+    let consecutive = first.is_some_and(|first| {
+        results
+            .iter()
+            .enumerate()
+            .all(|(i, r)| matches!(r, Ok(seq) if *seq == first + i as u64))
+    });
+    match first {
+        Some(first) if consecutive => o.set("first", first as f64)?,
+        _ => {
+            let list = rquickjs::Array::new(ctx.clone())?;
+            for (i, r) in results.iter().enumerate() {
+                match r {
+                    Ok(seq) => list.set(i, *seq as f64)?,
+                    Err(e) => list.set(i, mqtt_error(e).to_value(ctx)?)?,
+                }
+            }
+            o.set("results", list)?;
+        }
+    }
+    Ok(o)
+}
+
 fn current(ctx: &Ctx<'_>, state: &Rc<RefCell<Option<Rc<State>>>>) -> rquickjs::Result<Rc<State>> {
     state.borrow().clone().ok_or_else(|| {
         JsError::Coded {
@@ -517,36 +589,32 @@ fn open(
         .throw(ctx)
     })?;
     let handle_id = next_handle_id();
-    // Publishes: one task hands them to the worker in call order, another settles them (the
-    // worker answers in that order) with the sequence number or the queue's refusal.
-    let (publisher, mut jobs) = tokio::sync::mpsc::unbounded_channel::<(u32, Enqueue)>();
+    // Publishes: one task hands the batches to the worker in call order, another settles them
+    // (the worker answers in that order) with sequence numbers or the queue's refusals.
+    let (publisher, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Vec<NewMessage>>();
     let (handed, mut accepted) =
-        tokio::sync::mpsc::unbounded_channel::<(u32, Result<Accepted, MqttError>)>();
+        tokio::sync::mpsc::unbounded_channel::<(usize, Result<BatchAccepted, MqttError>)>();
+    let handle = service.handle.clone();
     let enqueuer = services.tokio.spawn(async move {
-        while let Some((req, enqueue)) = jobs.recv().await {
-            if handed.send((req, enqueue.await)).is_err() {
+        while let Some(items) = jobs.recv().await {
+            let n = items.len();
+            if handed.send((n, handle.publish_batch(items).await)).is_err() {
                 break;
             }
         }
     });
     let tx = sender.clone();
     let settler = services.tokio.spawn(async move {
-        while let Some((req, handed)) = accepted.recv().await {
-            let result = match handed {
+        while let Some((n, handed)) = accepted.recv().await {
+            let results = match handed {
                 Ok(acceptance) => acceptance.await,
                 Err(e) => Err(e),
-            }
-            .map_err(|e| mqtt_error(&e));
+            };
             let sent = tx
                 .send(Box::new(move |h| {
                     h.shared().end_op();
-                    let o = Object::new(h.ctx.clone())?;
-                    o.set("id", req)?;
-                    match result {
-                        Ok(seq) => o.set("seq", seq as f64)?,
-                        Err(e) => o.set("error", e.to_value(&h.ctx)?)?,
-                    }
-                    h.deliver(handle_id, "settle", o)
+                    let settled = settled_object(&h.ctx, n, results)?;
+                    h.deliver(handle_id, "settled", settled)
                 }))
                 .await;
             if !sent {
@@ -559,6 +627,7 @@ fn open(
         service: service.clone(),
         tokio: services.tokio.clone(),
         subs: RefCell::new(HashMap::new()),
+        batch: RefCell::new(Vec::new()),
         publisher,
     });
     // A configured connection keeps the agent running, like an open socket in Node.
@@ -648,11 +717,11 @@ fn open(
 /// messages stay on disk for the next start.
 fn watch_flush(st: &Rc<State>, shared: &Rc<Shared>, sender: &LoopSender) {
     shared.begin_op();
-    let mut stats = st.service.handle.watch_stats();
+    let handle = st.service.handle.clone();
     let tx = sender.clone();
     let id = st.handle_id;
     st.tokio.spawn(async move {
-        let _ = stats.wait_for(|s| s.queued == 0 && s.inflight == 0).await;
+        handle.drained().await;
         let _ = tx
             .send(Box::new(move |h| {
                 h.shared().end_op();

@@ -33,7 +33,7 @@
 use super::config::{Protocol, ResolvedMqtt};
 use super::link::{self, Event, LinkError, Reason};
 use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
-use super::store::{Extension, Store, StoreError, StoreStats};
+use super::store::{Extension, NewMessage, Store, StoreError, StoreStats};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -176,6 +176,26 @@ pub struct MqttStats {
     pub refused: u64,
 }
 
+/// The answer to a batch ([`MqttHandle::publish_batch`]): one result per message, in order.
+pub type BatchResults = Vec<Result<u64, MqttError>>;
+
+/// A batch handed to the worker: resolves with each message's sequence number (or the queue's
+/// refusal) once the whole batch is durably in the queue.
+#[derive(Debug)]
+pub struct BatchAccepted(oneshot::Receiver<BatchResults>);
+
+impl Future for BatchAccepted {
+    type Output = Result<BatchResults, MqttError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.map_err(|_| MqttError::Closed))
+    }
+}
+
 /// A publish handed to the worker ([`MqttHandle::enqueue_publish`]): resolves with the
 /// message's sequence number once it is durably in the queue, or with the queue's refusal.
 /// The worker answers in the order messages were handed over.
@@ -239,6 +259,10 @@ impl Subscription {
 }
 
 enum Command {
+    PublishBatch {
+        items: Vec<NewMessage>,
+        reply: oneshot::Sender<BatchResults>,
+    },
     Publish {
         topic: String,
         payload: Vec<u8>,
@@ -271,6 +295,7 @@ enum Command {
 pub struct MqttHandle {
     cmd: mpsc::Sender<Command>,
     stats: watch::Receiver<MqttStats>,
+    drained: watch::Receiver<bool>,
     events: broadcast::Sender<MqttEvent>,
     max_packet_size: usize,
     protocol: Protocol,
@@ -282,6 +307,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Command::Publish { .. } => "Publish",
+            Command::PublishBatch { .. } => "PublishBatch",
             Command::Subscribe { .. } => "Subscribe",
             Command::Unsubscribe { .. } => "Unsubscribe",
             Command::Shutdown { .. } => "Shutdown",
@@ -312,6 +338,7 @@ impl MqttHandle {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
         let (events, events_rx) = broadcast::channel(EVENT_BUFFER);
         let (stats_tx, stats_rx) = watch::channel(MqttStats::default());
+        let (drained_tx, drained_rx) = watch::channel(true);
         let seed = u64::from(std::process::id())
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -337,6 +364,7 @@ impl MqttHandle {
             cmd_rx,
             events: events.clone(),
             stats_tx,
+            drained_tx,
             connected: false,
             counters: MqttStats::default(),
             closing: None,
@@ -353,6 +381,7 @@ impl MqttHandle {
         let handle = MqttHandle {
             cmd: cmd_tx,
             stats: stats_rx,
+            drained: drained_rx,
             events,
             max_packet_size: cfg.max_packet_size,
             protocol: cfg.protocol,
@@ -452,19 +481,7 @@ impl MqttHandle {
     {
         let properties = properties.filter(|p| !p.is_empty());
         self.validate_publish(topic, &payload, properties.as_ref())?;
-        let properties = match (self.protocol, properties) {
-            (Protocol::V5, Some(p)) => Some(Box::new(p)),
-            (Protocol::V311, Some(_)) => {
-                if !self.warned_properties.swap(true, Ordering::Relaxed) {
-                    warn!(
-                        "MQTT publish properties need protocol = \"5\"; ignored with MQTT 3.1.1 \
-                         (the messages are sent without them)"
-                    );
-                }
-                None
-            }
-            (_, None) => None,
-        };
+        let properties = self.properties_for_protocol(properties);
         let cmd = self.cmd.clone();
         let topic = topic.to_owned();
         Ok(async move {
@@ -481,6 +498,80 @@ impl MqttHandle {
             .map_err(|_| MqttError::Closed)?;
             Ok(Accepted(rx))
         })
+    }
+
+    /// Properties as the connection's protocol sends them: none with MQTT 3.1.1 (a warning,
+    /// once: the message still goes out).
+    fn properties_for_protocol(
+        &self,
+        properties: Option<MessageProperties>,
+    ) -> Option<Box<MessageProperties>> {
+        match (self.protocol, properties) {
+            (Protocol::V5, Some(p)) => Some(Box::new(p)),
+            (Protocol::V311, Some(_)) => {
+                if !self.warned_properties.swap(true, Ordering::Relaxed) {
+                    warn!(
+                        "MQTT publish properties need protocol = \"5\"; ignored with MQTT 3.1.1 \
+                         (the messages are sent without them)"
+                    );
+                }
+                None
+            }
+            (_, None) => None,
+        }
+    }
+
+    /// Checks a message as `publish` does and makes it a [`NewMessage`] for
+    /// [`MqttHandle::publish_batch`] (accepted now, for the MQTT 5 expiry).
+    pub fn prepare_message(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<MessageProperties>,
+    ) -> Result<NewMessage, ValidationError> {
+        let properties = properties.filter(|p| !p.is_empty());
+        self.validate_publish(&topic, &payload, properties.as_ref())?;
+        let properties = self.properties_for_protocol(properties);
+        let accepted_unix_ms = if properties.is_some() {
+            unix_ms_now()
+        } else {
+            0
+        };
+        Ok(NewMessage {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            accepted_unix_ms,
+        })
+    }
+
+    /// Hands a batch of messages (each made by [`MqttHandle::prepare_message`]) to the worker in one command: the store takes them with one write, and the
+    /// answer comes back once for all. The future resolves once the batch is handed over
+    /// (waiting only while the command channel is full); batches handed over one after the
+    /// other enter the queue in that order.
+    pub fn publish_batch(
+        &self,
+        items: Vec<NewMessage>,
+    ) -> impl Future<Output = Result<BatchAccepted, MqttError>> + Send + 'static {
+        let cmd = self.cmd.clone();
+        async move {
+            let (reply, rx) = oneshot::channel();
+            cmd.send(Command::PublishBatch { items, reply })
+                .await
+                .map_err(|_| MqttError::Closed)?;
+            Ok(BatchAccepted(rx))
+        }
+    }
+
+    /// Resolves once nothing is queued or in flight (at once if that is so now). Unlike
+    /// [`MqttHandle::watch_stats`] it wakes only on that transition, not on every counter.
+    pub async fn drained(&self) {
+        let mut drained = self.drained.clone();
+        let _ = drained.wait_for(|d| *d).await;
     }
 
     /// Subscribes to a filter. Validation happens now; the future resolves once the broker has
@@ -947,6 +1038,7 @@ struct Worker {
     cmd_rx: mpsc::Receiver<Command>,
     events: broadcast::Sender<MqttEvent>,
     stats_tx: watch::Sender<MqttStats>,
+    drained_tx: watch::Sender<bool>,
     connected: bool,
     /// `sent`, `acked`, `received`, `received_dropped`, `connects`, `expired`, `refused` live
     /// here.
@@ -1066,6 +1158,12 @@ impl Worker {
     fn update_stats(&mut self) {
         let s: StoreStats = self.store.stats();
         let c = self.counters;
+        let drained = s.queued == 0 && s.inflight == 0;
+        self.drained_tx.send_if_modified(|d| {
+            let changed = *d != drained;
+            *d = drained;
+            changed
+        });
         self.stats_tx.send_if_modified(|stats| {
             let new = MqttStats {
                 connected: self.connected,
@@ -1181,6 +1279,27 @@ impl Worker {
                         let _ = reply.send(Err(MqttError::Store(e)));
                     }
                 }
+            }
+            Command::PublishBatch { items, reply } => {
+                let results = self.store.append_many(items, Instant::now());
+                // Counters first, so a caller that awaited the batch sees its effect.
+                self.update_stats();
+                let mut dropped = 0;
+                let results = results
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(appended) => {
+                            dropped += appended.dropped;
+                            Ok(appended.seq)
+                        }
+                        Err(e) => Err(MqttError::Store(e)),
+                    })
+                    .collect();
+                if dropped > 0 {
+                    self.emit(MqttEvent::Dropped { count: dropped });
+                }
+                let _ = reply.send(results);
+                self.pump();
             }
             Command::Subscribe {
                 filter,

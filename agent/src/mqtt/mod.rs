@@ -19,11 +19,12 @@ pub mod store;
 pub mod testutil;
 
 pub use client::{
-    Accepted, Backoff, Delivery, MqttError, MqttEvent, MqttHandle, MqttStats, Subscription,
+    Accepted, Backoff, BatchAccepted, BatchResults, Delivery, MqttError, MqttEvent, MqttHandle,
+    MqttStats, Subscription,
 };
 pub use config::{ConfigError, MqttConfig, Protocol, ResolvedMqtt};
 pub use props::MessageProperties;
-pub use store::{FsyncPolicy, FullPolicy, Store, StoreError, StoreOptions, StoreStats};
+pub use store::{FsyncPolicy, FullPolicy, NewMessage, Store, StoreError, StoreOptions, StoreStats};
 
 use thiserror::Error;
 

@@ -52,6 +52,9 @@ const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 const SEGMENT_EXT: &str = "seg";
 /// Persist buffered acks once this many separate runs are waiting.
 const MAX_PENDING_ACK_RUNS: usize = 256;
+/// Bytes of recently appended records kept in memory, so handing them out right after the
+/// append does not read them back from the file.
+const RECENT_BYTES: usize = 256 * 1024;
 
 /// When appended records are flushed to stable storage with fdatasync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +136,42 @@ pub enum StoreError {
     },
 }
 
+/// A second copy of a store error (a batch reports one failure for each message).
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Io { op, path, source } => StoreError::Io {
+            op,
+            path: path.clone(),
+            source: io::Error::new(source.kind(), source.to_string()),
+        },
+        StoreError::Full {
+            queued,
+            needed,
+            cap,
+        } => StoreError::Full {
+            queued: *queued,
+            needed: *needed,
+            cap: *cap,
+        },
+        StoreError::TopicTooLong(n) => StoreError::TopicTooLong(*n),
+        StoreError::TooLarge { size, cap } => StoreError::TooLarge {
+            size: *size,
+            cap: *cap,
+        },
+    }
+}
+
+/// Turns the successful results of records from sequence number `from` on into copies of `e`.
+fn fail_from(results: &mut [Result<Appended, StoreError>], from: Option<u64>, e: &StoreError) {
+    let Some(from) = from else { return };
+    warn!(error = %e, "MQTT queue: a batch of messages could not be stored");
+    for result in results {
+        if matches!(result, Ok(a) if a.seq >= from) {
+            *result = Err(copy_error(e));
+        }
+    }
+}
+
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         op,
@@ -174,6 +213,40 @@ impl Extension<'_> {
     fn encoded_len(&self) -> usize {
         EXT_FIXED + props::encoded_len(self.properties)
     }
+}
+
+/// A message to append with [`Store::append_many`] (owned: the store keeps it in memory until
+/// it is handed out, instead of reading it back from the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Topic name.
+    pub topic: String,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// Quality of service it must be published with.
+    pub qos: QoS,
+    /// MQTT retain flag.
+    pub retain: bool,
+    /// MQTT 5 properties, if the message has any.
+    pub properties: Option<Box<MessageProperties>>,
+    /// When the message was accepted (Unix ms; kept only with properties, for the expiry).
+    pub accepted_unix_ms: u64,
+}
+
+/// Writes held back while [`Store::append_many`] runs: one write for the whole batch.
+#[derive(Debug, Default)]
+struct Stage {
+    active: bool,
+    buf: Vec<u8>,
+    /// Length of the active segment file where the staged bytes go.
+    start: u64,
+    /// Data records staged in the active segment (rolled back if the write fails).
+    records: Vec<(u64, u64)>,
+    /// Set when a failed write rolled back records from this sequence number on.
+    rolled_back_from: Option<u64>,
+    /// Tests: the next staged write fails as if the disk did.
+    #[cfg(test)]
+    fail_next: bool,
 }
 
 /// Result of a successful append.
@@ -265,6 +338,10 @@ pub struct Store {
     dirty: bool,
     last_sync: Instant,
     scratch: Vec<u8>,
+    stage: Stage,
+    /// Recently appended records in sequence order (contiguous), at most [`RECENT_BYTES`].
+    recent: VecDeque<Record>,
+    recent_bytes: usize,
 }
 
 fn segment_path(dir: &Path, base: u64) -> PathBuf {
@@ -433,6 +510,9 @@ impl Store {
             dirty: false,
             last_sync: now,
             scratch: Vec::new(),
+            stage: Stage::default(),
+            recent: VecDeque::new(),
+            recent_bytes: 0,
         };
         let mut acks = Vec::new();
         let count = bases.len();
@@ -723,6 +803,7 @@ impl Store {
                 self.write_active(&buf)?;
                 buf.clear();
             }
+            self.flush_stage()?;
             self.new_segment()?;
         }
         let offset = self.segments.back().map_or(0, |s| s.size) + buf.len() as u64;
@@ -739,10 +820,15 @@ impl Store {
             });
             segment.live += 1;
         }
+        if self.stage.active {
+            self.stage.records.push((seq, size));
+        }
         self.next_seq += 1;
         self.pending += 1;
         self.queued_bytes += size;
-        self.maybe_sync(now)?;
+        if !self.stage.active {
+            self.maybe_sync(now)?;
+        }
         self.compact()?;
         let dropped = dropped + self.bound_disk_use()?;
         Ok(Appended { seq, dropped })
@@ -792,6 +878,15 @@ impl Store {
         let Some(segment) = self.segments.back_mut() else {
             return Ok(());
         };
+        if self.stage.active {
+            if self.stage.buf.is_empty() {
+                self.stage.start = segment.size;
+            }
+            self.stage.buf.extend_from_slice(bytes);
+            segment.size += bytes.len() as u64;
+            self.dirty = true;
+            return Ok(());
+        }
         if let Err(e) = segment.file.write_all_at(bytes, segment.size) {
             // Cut off whatever part was written so the file ends on a record boundary.
             let _ = segment.file.set_len(segment.size);
@@ -800,6 +895,155 @@ impl Store {
         segment.size += bytes.len() as u64;
         self.dirty = true;
         Ok(())
+    }
+
+    /// Writes what [`Store::append_many`] staged. On failure the file is cut back, the staged
+    /// records are taken out again (their sequence numbers reused) and
+    /// `stage.rolled_back_from` says from which one.
+    fn flush_stage(&mut self) -> Result<(), StoreError> {
+        let Some(segment) = self.segments.back_mut() else {
+            return Ok(());
+        };
+        if self.stage.buf.is_empty() {
+            self.stage.records.clear();
+            return Ok(());
+        }
+        let result = segment.file.write_all_at(&self.stage.buf, self.stage.start);
+        #[cfg(test)]
+        let result = match std::mem::take(&mut self.stage.fail_next) {
+            true => Err(io::Error::other("test: disk failure")),
+            false => result,
+        };
+        self.stage.buf.clear();
+        let records = std::mem::take(&mut self.stage.records);
+        let Err(e) = result else {
+            return Ok(());
+        };
+        let _ = segment.file.set_len(self.stage.start);
+        segment.size = self.stage.start;
+        let path = segment.path.clone();
+        let first = records.first().map_or(self.next_seq, |&(seq, _)| seq);
+        for &(_, size) in records.iter().rev() {
+            if let Some(entry) = segment.entries.pop() {
+                if entry.state != State::Done {
+                    segment.live -= 1;
+                    self.queued_bytes -= size;
+                    match entry.state {
+                        State::Pending => self.pending -= 1,
+                        State::Inflight => self.inflight -= 1,
+                        State::Done => {}
+                    }
+                }
+            }
+        }
+        self.next_seq = first;
+        self.cursor = self.cursor.min(first);
+        // Acks of rolled-back records (dropped within the batch) must not mark their
+        // sequence numbers, which the next records reuse, as done.
+        self.ack_runs.retain_mut(|(start, count)| {
+            if *start >= first {
+                return false;
+            }
+            *count = (*count).min((first - *start) as u32);
+            true
+        });
+        while self.recent.back().is_some_and(|r| r.seq >= first) {
+            self.forget_recent_back();
+        }
+        self.stage.rolled_back_from = Some(first);
+        Err(io_err("write", &path)(e))
+    }
+
+    /// Appends a batch with one file write (and at most one fsync) instead of one per
+    /// message; each message gets its own result, as from [`Store::append`]. A failed write
+    /// fails every message it carried.
+    pub fn append_many(
+        &mut self,
+        items: impl IntoIterator<Item = NewMessage>,
+        now: Instant,
+    ) -> Vec<Result<Appended, StoreError>> {
+        let mut results: Vec<Result<Appended, StoreError>> = Vec::new();
+        self.stage.active = true;
+        for item in items {
+            self.stage.rolled_back_from = None;
+            let properties = item.properties.filter(|p| !p.is_empty());
+            let ext = properties.as_deref().map(|properties| Extension {
+                properties,
+                accepted_unix_ms: item.accepted_unix_ms,
+            });
+            let result = self.append_with(
+                &item.topic,
+                &item.payload,
+                item.qos,
+                item.retain,
+                ext,
+                now,
+            );
+            match &result {
+                Ok(appended) => {
+                    let accepted_unix_ms = if properties.is_some() {
+                        item.accepted_unix_ms
+                    } else {
+                        0
+                    };
+                    self.remember(Record {
+                        seq: appended.seq,
+                        topic: item.topic,
+                        payload: item.payload,
+                        qos: item.qos,
+                        retain: item.retain,
+                        properties,
+                        accepted_unix_ms,
+                    })
+                }
+                // A rotation's write failed: the batch's earlier records went with it.
+                Err(e) => fail_from(&mut results, self.stage.rolled_back_from, e),
+            }
+            results.push(result);
+        }
+        self.stage.active = false;
+        self.stage.rolled_back_from = None;
+        if let Err(e) = self.flush_stage() {
+            fail_from(&mut results, self.stage.rolled_back_from, &e);
+        } else if let Err(e) = self.maybe_sync(now) {
+            // Written but not synced: as with `append`, the messages stay queued.
+            fail_from(&mut results, Some(0), &e);
+        }
+        results
+    }
+
+    /// Keeps a just-appended record in memory for `next_to_send` while it fits.
+    fn remember(&mut self, record: Record) {
+        let size = record.topic.len() + record.payload.len();
+        // Once one record did not fit, later ones wait until the kept ones are handed out:
+        // what is kept stays contiguous, so `take_recent` finds records in order.
+        let contiguous = self.recent.back().is_none_or(|r| r.seq + 1 == record.seq);
+        if contiguous && self.recent_bytes + size <= RECENT_BYTES {
+            self.recent_bytes += size;
+            self.recent.push_back(record);
+        }
+    }
+
+    fn forget_recent_back(&mut self) {
+        if let Some(r) = self.recent.pop_back() {
+            self.recent_bytes -= r.topic.len() + r.payload.len();
+        }
+    }
+
+    /// The in-memory copy of record `seq`, if it is the oldest one kept (older ones were sent
+    /// or dropped and are forgotten on the way).
+    fn take_recent(&mut self, seq: u64) -> Option<Record> {
+        while let Some(front) = self.recent.front() {
+            if front.seq > seq {
+                return None;
+            }
+            let r = self.recent.pop_front()?;
+            self.recent_bytes -= r.topic.len() + r.payload.len();
+            if r.seq == seq {
+                return Some(r);
+            }
+        }
+        None
     }
 
     fn maybe_sync(&mut self, now: Instant) -> Result<(), StoreError> {
@@ -901,6 +1145,14 @@ impl Store {
     pub fn next_to_send(&mut self) -> Result<Option<Record>, StoreError> {
         while let Some((i, seq)) = self.seek_pending() {
             self.cursor = seq + 1;
+            if let Some(record) = self.take_recent(seq) {
+                if let Some(entry) = self.entry_mut(seq) {
+                    entry.state = State::Inflight;
+                }
+                self.pending -= 1;
+                self.inflight += 1;
+                return Ok(Some(record));
+            }
             let record = self.read_record(i, seq)?;
             match record {
                 Some(record) => {
@@ -1957,5 +2209,122 @@ mod tests {
         .expect("write");
         let s = Store::open(dir2.path(), o, Instant::now()).expect("open");
         assert_eq!(s.stats().queued, 0);
+    }
+
+    fn outgoing(topic: &str, payload: &str, qos: QoS) -> NewMessage {
+        NewMessage {
+            topic: topic.to_owned(),
+            payload: payload.as_bytes().to_vec(),
+            qos,
+            retain: false,
+            properties: None,
+            accepted_unix_ms: 0,
+        }
+    }
+
+    #[test]
+    fn append_many_is_one_write_read_from_memory_and_durable() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.segment_bytes = 1 << 20;
+        let mut s = Store::open(dir.path(), o.clone(), now).expect("open");
+        let batch: Vec<NewMessage> = (0..50)
+            .map(|i| outgoing("b/t", &format!("m{i}"), QoS::AtLeastOnce))
+            .collect();
+        let results = s.append_many(batch.clone(), now);
+        let seqs_in: Vec<u64> = results
+            .iter()
+            .map(|r| r.as_ref().expect("appended").seq)
+            .collect();
+        assert_eq!(seqs_in, (1..=50).collect::<Vec<_>>());
+        assert_eq!(s.recent.len(), 50, "kept in memory");
+        let file = segment_files(dir.path()).remove(0);
+        assert_eq!(
+            fs::metadata(&file).expect("stat").len(),
+            s.stats().bytes_on_disk
+        );
+        // Handed out from memory, in order, with the right contents.
+        let first = s.next_to_send().expect("read").expect("record");
+        assert_eq!((first.seq, first.payload.as_slice()), (1, &b"m0"[..]));
+        assert_eq!(s.recent.len(), 49);
+        // A requeued record is read back from the file; the others still come from memory.
+        assert!(s.requeue(1));
+        let again = drain(&mut s);
+        assert_eq!(seqs(&again), (1..=50).collect::<Vec<_>>());
+        assert_eq!(again[1].payload, b"m1");
+        assert!(s.recent.is_empty());
+        // Reopened without acks: the same 50 records come back from disk.
+        drop(s);
+        let mut s = Store::open(dir.path(), o, now).expect("reopen");
+        let back = drain(&mut s);
+        assert_eq!(back.len(), 50);
+        assert_eq!(back[49].payload, b"m49");
+        assert_eq!(back[49].topic, "b/t");
+    }
+
+    #[test]
+    fn append_many_reports_each_refusal_and_rotates_segments() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let size = rec_size("t", b"0123456789");
+        let mut o = opts(size * 30, FullPolicy::RejectNew);
+        o.segment_bytes = 256;
+        let mut s = Store::open(dir.path(), o.clone(), now).expect("open");
+        let batch: Vec<NewMessage> = (0..40)
+            .map(|_| outgoing("t", "0123456789", QoS::AtMostOnce))
+            .collect();
+        let results = s.append_many(batch, now);
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 30, "the cap holds 30");
+        assert!(results[30..]
+            .iter()
+            .all(|r| matches!(r, Err(StoreError::Full { .. }))));
+        assert_eq!(s.stats().rejected, 10);
+        assert!(
+            segment_files(dir.path()).len() > 1,
+            "segments of 256 bytes rotated"
+        );
+        drop(s);
+        let mut s = Store::open(dir.path(), o, now).expect("reopen");
+        assert_eq!(seqs(&drain(&mut s)), (1..=30).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn append_many_failed_write_rolls_the_batch_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let size = rec_size("t", b"xxxx");
+        let mut o = opts(size * 4, FullPolicy::DropOldest);
+        o.segment_bytes = 1 << 20;
+        let mut s = Store::open(dir.path(), o.clone(), now).expect("open");
+        s.append("t", b"old1", QoS::AtLeastOnce, false, now)
+            .expect("append");
+        s.stage.fail_next = true;
+        // Six records into a cap of four: two drops, then the write fails.
+        let batch: Vec<NewMessage> = (0..6)
+            .map(|i| outgoing("t", &format!("new{i}"), QoS::AtLeastOnce))
+            .collect();
+        let results = s.append_many(batch, now);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Err(StoreError::Io { op: "write", .. }))));
+        let st = s.stats();
+        assert_eq!((st.next_seq, st.queued), (2, 0), "{st:?}");
+        assert!(s.recent.is_empty());
+        // The next batch reuses the sequence numbers; no stale ack marks them done.
+        let results = s.append_many(vec![outgoing("t", "ok", QoS::AtLeastOnce)], now);
+        assert_eq!(results[0].as_ref().expect("appended").seq, 2);
+        s.sync(now).expect("sync");
+        drop(s);
+        let mut s = Store::open(dir.path(), o, now).expect("reopen");
+        let back = drain(&mut s);
+        // old1's drop was recorded in the failed write, so it is replayed (at least once,
+        // never lost); seq 2 is the new record, not a rolled-back one.
+        assert_eq!(seqs(&back), vec![1, 2]);
+        assert_eq!(
+            (back[0].payload.as_slice(), back[1].payload.as_slice()),
+            (&b"old1"[..], &b"ok"[..])
+        );
     }
 }

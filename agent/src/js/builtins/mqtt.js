@@ -18,6 +18,24 @@ const subs = new Map();
 let nextReq = 1;
 let nextSub = 1;
 let flushing = false;
+// Publishes handed to the native side and not yet settled, in call order: resolve, reject,
+// resolve, reject, ... from index `head` on. Batches settle in order, so a FIFO is enough.
+let waiting = [];
+let head = 0;
+let flushQueued = false;
+const resolved = Promise.resolve();
+function flushPublishes() {
+  flushQueued = false;
+  native.mqttFlush();
+}
+function settleNext(value, error) {
+  const resolve = waiting[head];
+  const reject = waiting[head + 1];
+  waiting[head] = waiting[head + 1] = undefined;
+  head += 2;
+  if (error === undefined) resolve(value);
+  else reject(error);
+}
 
 /** A received message. */
 class Message {
@@ -111,9 +129,16 @@ class Mqtt extends EventEmitter {
     if (typeof topic !== 'string') throw new TypeError(`MQTT topic must be a string, got ${typeof topic}`);
     const o = options(opts, 'publish');
     ensure();
-    const id = nextReq++;
-    native.mqttPublish(id, topic, encode(payload), qosOf(o), !!o.retain, o.properties);
-    return new Promise((resolve, reject) => pending.set(id, { resolve, reject, publish: true }));
+    native.mqttPublish(topic, encode(payload), qosOf(o), !!o.retain, o.properties);
+    // The macrotask's publishes go to the worker together, right after it (one hand-over,
+    // one write to the queue, one answer).
+    if (!flushQueued) {
+      flushQueued = true;
+      resolved.then(flushPublishes);
+    }
+    return new Promise((resolve, reject) => {
+      waiting.push(resolve, reject);
+    });
   }
 
   /**
@@ -175,12 +200,6 @@ function onEvent(type, p) {
       if (p.error !== undefined) {
         if (req.sub !== undefined && subs.delete(req.sub)) native.mqttUnsubscribe(req.sub);
         req.reject(p.error);
-      } else if (req.publish) {
-        if (!flushing) {
-          flushing = true;
-          native.mqttWatchFlush();
-        }
-        req.resolve(p.seq);
       } else {
         const sub = req.sub;
         const s = subs.get(sub);
@@ -188,6 +207,28 @@ function onEvent(type, p) {
         req.resolve({ filter: req.filter, qos: p.qos, unsubscribe: () => {
           if (subs.delete(sub)) native.mqttUnsubscribe(sub);
         } });
+      }
+      return;
+    }
+    case 'settled': {
+      if (!flushing) {
+        flushing = true;
+        native.mqttWatchFlush();
+      }
+      if (p.results === undefined) {
+        for (let i = 0; i < p.n; i++) settleNext(p.first + i);
+      } else {
+        for (const r of p.results) {
+          if (typeof r === 'number') settleNext(r);
+          else settleNext(undefined, r);
+        }
+      }
+      if (head === waiting.length) {
+        waiting = [];
+        head = 0;
+      } else if (head > 4096) {
+        waiting = waiting.slice(head);
+        head = 0;
       }
       return;
     }
