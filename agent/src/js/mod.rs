@@ -6,8 +6,8 @@
 //! `process.nextTick` and promise jobs after every callback.
 
 mod bindings;
-mod json;
 pub mod errors;
+mod json;
 pub mod loader;
 mod native;
 pub mod runtime;

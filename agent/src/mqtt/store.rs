@@ -971,14 +971,8 @@ impl Store {
                 properties,
                 accepted_unix_ms: item.accepted_unix_ms,
             });
-            let result = self.append_with(
-                &item.topic,
-                &item.payload,
-                item.qos,
-                item.retain,
-                ext,
-                now,
-            );
+            let result =
+                self.append_with(&item.topic, &item.payload, item.qos, item.retain, ext, now);
             match &result {
                 Ok(appended) => {
                     let accepted_unix_ms = if properties.is_some() {
