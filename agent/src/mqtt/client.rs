@@ -1101,7 +1101,7 @@ impl Worker {
                     if self.on_event(event) {
                         break;
                     }
-                    self.check_leaks(eventloop.leaked_slots());
+                    self.check_leaks(&mut eventloop);
                 }
                 Wake::Poll(Err(error)) => {
                     self.on_connection_error(&error, &mut eventloop);
@@ -1202,7 +1202,10 @@ impl Worker {
 
     /// rumqttc (v5) keeps the in-flight slot of every refused QoS 2 message; before its window
     /// closes for good, close the connection normally (no will) and reconnect with a fresh state.
-    fn check_leaks(&mut self, leaked: u16) {
+    /// The DISCONNECT goes ahead of everything else: through the request channel it could wait
+    /// forever behind publishes that rumqttc no longer has the slots to take.
+    fn check_leaks(&mut self, eventloop: &mut link::EventLoop) {
+        let leaked = eventloop.leaked_slots();
         self.leaked = leaked;
         let capacity = self.window + 1; // and the presence message
         if leaked == 0
@@ -1216,9 +1219,8 @@ impl Worker {
         let reason =
             format!("reconnecting: {leaked} in-flight slots were lost to refused QoS 2 messages");
         warn!(leaked, "MQTT: {reason}");
-        if self.client.try_disconnect().is_ok() {
-            self.recycling = Some(reason);
-        }
+        eventloop.disconnect_first();
+        self.recycling = Some(reason);
     }
 
     fn begin_close(&mut self, reply: Option<oneshot::Sender<()>>) {
@@ -1354,7 +1356,7 @@ impl Worker {
     /// whose MQTT 5 expiry ran out are discarded (`expired`), as are records larger than the
     /// broker accepts (`refused`).
     fn pump(&mut self) {
-        if !self.connected || self.closing.is_some() {
+        if !self.connected || self.closing.is_some() || self.recycling.is_some() {
             return;
         }
         let window = self.window.saturating_sub(usize::from(self.leaked)).max(1);

@@ -516,6 +516,17 @@ impl EventLoop {
         self.set_pending_pubrels(ids);
     }
 
+    /// Queues a normal DISCONNECT (no will) ahead of every other request: rumqttc takes its
+    /// pending queue even when its in-flight window is full, unlike the request channel.
+    pub fn disconnect_first(&mut self) {
+        match &mut self.inner {
+            Inner::V4(el) => el
+                .pending
+                .push_front(rumqttc::Request::Disconnect(rumqttc::Disconnect)),
+            Inner::V5(el) => el.pending.push_front(v5::Request::Disconnect),
+        }
+    }
+
     /// In-flight slots rumqttc lost since the last reset (see the module documentation).
     pub fn leaked_slots(&self) -> u16 {
         self.leaked
