@@ -84,8 +84,17 @@ struct Walker<'js> {
 /// The engine's `JSON.stringify`, kept where the bootstrap's natives live (a closure must not
 /// own JS values: the garbage collector cannot see them, and the runtime would leak them).
 fn engine_stringify<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
-    let symbol: Value<'js> = ctx.eval("Symbol.for('ganglion.json.engine')")?;
-    ctx.globals().get::<_, Object<'js>>("JSON")?.get(symbol)
+    ctx.globals()
+        .get::<_, Object<'js>>("JSON")?
+        .get(engine_key(ctx)?)
+}
+
+/// `Symbol.for('ganglion.json.engine')`, the key the engine's stringify is kept under; a call,
+/// not `ctx.eval`, so the fallback path does not parse and compile a script each time.
+fn engine_key<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
+    let symbol: Object<'js> = ctx.globals().get("Symbol")?;
+    let symbol_for: Function<'js> = symbol.get("for")?;
+    symbol_for.call(("ganglion.json.engine",))
 }
 
 impl<'js> Walker<'js> {
@@ -247,8 +256,7 @@ impl<'js> Walker<'js> {
 pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
     let json: Object<'js> = ctx.globals().get("JSON")?;
     let engine: Function<'js> = json.get("stringify")?;
-    let symbol: Value<'js> = ctx.eval("Symbol.for('ganglion.json.engine')")?;
-    json.prop(symbol, Property::from(engine.clone()))?; // not enumerable, not writable
+    json.prop(engine_key(ctx)?, Property::from(engine.clone()))?; // not enumerable, not writable
     let fast = Function::new(
         ctx.clone(),
         |ctx: Ctx<'js>,
