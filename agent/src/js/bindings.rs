@@ -21,7 +21,6 @@ pub fn install<'js>(
     shared: &Rc<Shared>,
     opts: &ScriptOptions,
 ) -> rquickjs::Result<()> {
-    let _ = (ctx, native, shared, opts);
     bind_io::install(ctx, native, shared, opts)?;
     bind_mqtt::install(ctx, native, shared, opts)?;
     bind_sensors::install(ctx, native, shared, opts)?;
