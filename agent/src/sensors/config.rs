@@ -24,7 +24,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ganglion_devices::board::{Board, PinRef};
+use ganglion_devices::board::{line_col, Board, PinRef};
 use ganglion_devices::drivers::ds18b20::validate_id;
 use ganglion_devices::drivers::{BusKind, DriverConfig};
 use ganglion_devices::gpio::Edge;
@@ -744,18 +744,6 @@ pub fn check_config(cfg: &crate::config::Config) -> Vec<String> {
     };
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     check_board(&cfg.sensors, &board, &file, &text)
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map(|nl| before[nl + 1..].chars().count() + 1)
-        .unwrap_or_else(|| before.chars().count() + 1);
-    (line, column)
 }
 
 /// One step of a key path: `options`, `registers`, `[2]`.
