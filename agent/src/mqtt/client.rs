@@ -33,7 +33,7 @@
 use super::config::{Protocol, ResolvedMqtt};
 use super::link::{self, Event, LinkError, Reason};
 use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
-use super::store::{Extension, NewMessage, Store, StoreError, StoreStats};
+use super::store::{NewMessage, Store, StoreError, StoreStats};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -200,7 +200,7 @@ impl Future for BatchAccepted {
 /// message's sequence number once it is durably in the queue, or with the queue's refusal.
 /// The worker answers in the order messages were handed over.
 #[derive(Debug)]
-pub struct Accepted(oneshot::Receiver<Result<u64, MqttError>>);
+pub struct Accepted(BatchAccepted);
 
 impl Future for Accepted {
     type Output = Result<u64, MqttError>;
@@ -209,9 +209,9 @@ impl Future for Accepted {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(MqttError::Closed)))
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.and_then(|results| results.into_iter().next().unwrap_or(Err(MqttError::Closed)))
+        })
     }
 }
 
@@ -263,15 +263,6 @@ enum Command {
         items: Vec<NewMessage>,
         reply: oneshot::Sender<BatchResults>,
     },
-    Publish {
-        topic: String,
-        payload: Vec<u8>,
-        qos: QoS,
-        retain: bool,
-        /// MQTT 5 properties (validated; `None` with MQTT 3.1.1).
-        properties: Option<Box<MessageProperties>>,
-        reply: oneshot::Sender<Result<u64, MqttError>>,
-    },
     Subscribe {
         filter: String,
         qos: QoS,
@@ -306,7 +297,6 @@ pub struct MqttHandle {
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Command::Publish { .. } => "Publish",
             Command::PublishBatch { .. } => "PublishBatch",
             Command::Subscribe { .. } => "Subscribe",
             Command::Unsubscribe { .. } => "Unsubscribe",
@@ -479,25 +469,9 @@ impl MqttHandle {
         properties: Option<MessageProperties>,
     ) -> Result<impl Future<Output = Result<Accepted, MqttError>> + Send + 'static, ValidationError>
     {
-        let properties = properties.filter(|p| !p.is_empty());
-        self.validate_publish(topic, &payload, properties.as_ref())?;
-        let properties = self.properties_for_protocol(properties);
-        let cmd = self.cmd.clone();
-        let topic = topic.to_owned();
-        Ok(async move {
-            let (reply, rx) = oneshot::channel();
-            cmd.send(Command::Publish {
-                topic,
-                payload,
-                qos,
-                retain,
-                properties,
-                reply,
-            })
-            .await
-            .map_err(|_| MqttError::Closed)?;
-            Ok(Accepted(rx))
-        })
+        let message = self.prepare_message(topic.to_owned(), payload, qos, retain, properties)?;
+        let batch = self.publish_batch(vec![message]);
+        Ok(async move { Ok(Accepted(batch.await?)) })
     }
 
     /// Properties as the connection's protocol sends them: none with MQTT 3.1.1 (a warning,
@@ -1250,38 +1224,6 @@ impl Worker {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish {
-                topic,
-                payload,
-                qos,
-                retain,
-                properties,
-                reply,
-            } => {
-                let ext = properties.as_deref().map(|properties| Extension {
-                    properties,
-                    accepted_unix_ms: unix_ms_now(),
-                });
-                let result =
-                    self.store
-                        .append_with(&topic, &payload, qos, retain, ext, Instant::now());
-                // Counters first, so a caller that awaited the publish sees its effect.
-                self.update_stats();
-                match result {
-                    Ok(appended) => {
-                        if appended.dropped > 0 {
-                            self.emit(MqttEvent::Dropped {
-                                count: appended.dropped,
-                            });
-                        }
-                        let _ = reply.send(Ok(appended.seq));
-                        self.pump();
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(MqttError::Store(e)));
-                    }
-                }
-            }
             Command::PublishBatch { items, reply } => {
                 let results = self.store.append_many(items, Instant::now());
                 // Counters first, so a caller that awaited the batch sees its effect.
