@@ -323,7 +323,7 @@ pub fn build(cfg: &ResolvedMqtt) -> (Client, EventLoop) {
     // One more than our window: the presence message also takes a slot.
     let inflight = cfg.max_inflight.saturating_add(1);
     let cap = usize::from(cfg.max_inflight) + 64;
-    match cfg.protocol {
+    let (client, inner) = match cfg.protocol {
         Protocol::V311 => {
             let mut options = rumqttc::MqttOptions::new(cfg.client_id.clone(), host, port);
             options
@@ -345,15 +345,7 @@ pub fn build(cfg: &ResolvedMqtt) -> (Client, EventLoop) {
             }
             let (client, mut eventloop) = rumqttc::AsyncClient::new(options, cap);
             eventloop.set_network_options(network);
-            let mut eventloop = EventLoop {
-                inner: Inner::V4(Box::new(eventloop)),
-                leaked: 0,
-                unreleased: BTreeSet::new(),
-            };
-            if !cfg.clean_session {
-                eventloop.release_all();
-            }
-            (Client::V4(client), eventloop)
+            (Client::V4(client), Inner::V4(Box::new(eventloop)))
         }
         Protocol::V5 => {
             let mut options = v5::MqttOptions::new(cfg.client_id.clone(), host, port);
@@ -381,17 +373,18 @@ pub fn build(cfg: &ResolvedMqtt) -> (Client, EventLoop) {
                 options.set_transport(tls);
             }
             let (client, eventloop) = v5::AsyncClient::new(options, cap);
-            let mut eventloop = EventLoop {
-                inner: Inner::V5(Box::new(eventloop)),
-                leaked: 0,
-                unreleased: BTreeSet::new(),
-            };
-            if !cfg.clean_session {
-                eventloop.release_all();
-            }
-            (Client::V5(client), eventloop)
+            (Client::V5(client), Inner::V5(Box::new(eventloop)))
         }
+    };
+    let mut eventloop = EventLoop {
+        inner,
+        leaked: 0,
+        unreleased: BTreeSet::new(),
+    };
+    if !cfg.clean_session {
+        eventloop.release_all();
     }
+    (client, eventloop)
 }
 
 /// Packet ids to release, those in `first` (in that order) before the others of
