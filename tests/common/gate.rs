@@ -23,27 +23,7 @@ impl TcpGate {
             .expect("bind gate");
         let port = listener.local_addr().expect("gate addr").port();
         let (open_tx, open_rx) = tokio::sync::watch::channel(open);
-        rt.spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*open_rx.borrow() {
-                    continue; // closed: dropped at once
-                }
-                let mut gate = open_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    else {
-                        return;
-                    };
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = gate.wait_for(|open| !*open) => {}
-                    }
-                });
-            }
-        });
+        rt.spawn(forward(listener, target, open_rx));
         TcpGate {
             port,
             open: open_tx,
@@ -64,5 +44,34 @@ impl TcpGate {
     /// Lets connections through again.
     pub fn open(&self) {
         self.open.send_replace(true);
+    }
+}
+
+/// Forwards every connection `listener` accepts to 127.0.0.1:`target` while `open` says so:
+/// closing drops the connections through it, and those accepted while closed are dropped at
+/// once. Shared with the library's MQTT tests (agent/src/mqtt/testutil.rs), whose gate runs
+/// on the test's own runtime.
+pub async fn forward(
+    listener: tokio::net::TcpListener,
+    target: u16,
+    open: tokio::sync::watch::Receiver<bool>,
+) {
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        if !*open.borrow() {
+            continue; // closed: dropped at once
+        }
+        let mut gate = open.clone();
+        tokio::spawn(async move {
+            let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+            else {
+                return;
+            };
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                _ = gate.wait_for(|open| !*open) => {}
+            }
+        });
     }
 }

@@ -8,6 +8,10 @@ mod shared;
 
 pub use shared::{free_port, Mosquitto, TestCerts};
 
+#[allow(dead_code)] // its runtime-owning gate is for the synchronous e2e tests
+#[path = "../../../tests/common/gate.rs"]
+mod gate;
+
 /// A TCP forwarder from a free 127.0.0.1 port to a broker port that the test can cut
 /// (existing connections are dropped, new ones refused) and restore: a network outage as seen
 /// by one client, while other clients stay connected to the broker. Runs on the current tokio
@@ -25,27 +29,7 @@ impl TcpGate {
             .expect("bind gate");
         let port = listener.local_addr().expect("gate addr").port();
         let (open, open_rx) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*open_rx.borrow() {
-                    continue; // refused: dropped at once
-                }
-                let mut gate = open_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    else {
-                        return;
-                    };
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = gate.wait_for(|open| !*open) => {}
-                    }
-                });
-            }
-        });
+        tokio::spawn(gate::forward(listener, target, open_rx));
         TcpGate { port, open }
     }
 
