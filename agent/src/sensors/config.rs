@@ -640,17 +640,10 @@ pub fn check_board(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for (i, s) in sensors.iter().enumerate() {
-        let Ok(driver) = DriverConfig::parse(s.driver.get_ref(), &toml::Table::new()) else {
-            // Only the bus kind matters here; a driver whose options need something (modbus)
-            // still has a bus kind.
-            let Some(info) = ganglion_devices::drivers::registry::driver_info(s.driver.get_ref())
-            else {
-                continue;
-            };
+        // Only the bus kind matters here: the registry knows it without parsing options.
+        if let Some(info) = ganglion_devices::drivers::registry::driver_info(s.driver.get_ref()) {
             check_bus(i, s, info.bus, board, &mut problems);
-            continue;
-        };
-        check_bus(i, s, driver.bus(), board, &mut problems);
+        }
     }
     problems
         .iter()
