@@ -202,11 +202,11 @@ pub struct Record {
 /// The MQTT 5 part of a message to append: its properties and when it was accepted (the wall
 /// clock, for the message expiry interval).
 #[derive(Debug, Clone, Copy)]
-pub struct Extension<'a> {
+struct Extension<'a> {
     /// The properties (not empty).
-    pub properties: &'a MessageProperties,
+    properties: &'a MessageProperties,
     /// Accept time as Unix milliseconds.
-    pub accepted_unix_ms: u64,
+    accepted_unix_ms: u64,
 }
 
 impl Extension<'_> {
@@ -742,7 +742,7 @@ impl Store {
 
     /// [`Store::append`] with MQTT 5 properties and the accept time stored in the record (a
     /// record without them keeps the original format).
-    pub fn append_with(
+    fn append_with(
         &mut self,
         topic: &str,
         payload: &[u8],
