@@ -257,6 +257,32 @@ host.flushRejections = () => {
 internal.host = host;
 internal.handles = handles;
 
+// ---------------------------------------------------------------- shared by the io built-ins --
+// The kind of a bad argument, for error messages.
+function describe(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}
+
+// Any byte buffer (ArrayBuffer, typed array, DataView, array of bytes) as a Uint8Array view;
+// `accepted` ends the TypeError for anything else ("<what> must be <accepted>, not ...").
+function byteView(what, data, accepted = 'an ArrayBuffer, a typed array or a DataView') {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (Array.isArray(data)) {
+    for (const b of data) {
+      if (!Number.isInteger(b) || b < 0 || b > 255) throw new RangeError(`${what}: array items must be bytes (0-255), not ${b}`);
+    }
+    return Uint8Array.from(data);
+  }
+  throw new TypeError(`${what} must be ${accepted}, not ${describe(data)}`);
+}
+
+internal.describe = describe;
+internal.byteView = byteView;
+
 // ---------------------------------------------------------------- console -------------------
 function inspect(value, opts) {
   const seen = new Set();

@@ -8,25 +8,7 @@ const handles = internal.handles;
 // Operation codes shared with the natives (agent/src/js/bind_io/i2c.rs).
 const OP = { read: 0, write: 1, writeRead: 2, readU8: 3, writeU8: 4, readU16: 5, writeU16: 6, receiveByte: 7, sendByte: 8 };
 
-function describe(v) {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
-
-// Any byte buffer (ArrayBuffer, typed array, DataView, array of bytes) as a Uint8Array view.
-function bytes(what, data) {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (Array.isArray(data)) {
-    for (const b of data) {
-      if (!Number.isInteger(b) || b < 0 || b > 255) throw new RangeError(`${what}: array items must be bytes (0-255), not ${b}`);
-    }
-    return Uint8Array.from(data);
-  }
-  throw new TypeError(`${what} must be an ArrayBuffer, a typed array or a DataView, not ${describe(data)}`);
-}
+const { describe, byteView: bytes } = internal;
 
 // read(byteLength) returns a new ArrayBuffer; read(buffer) fills it and returns the count.
 function lengthOrBuffer(what, arg) {

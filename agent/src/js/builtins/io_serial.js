@@ -10,23 +10,11 @@ const handles = internal.handles;
 // Unread frames kept per port; beyond this the oldest are dropped (and reported once).
 const MAX_QUEUE = 1024;
 
-function describe(v) {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
+const { describe } = internal;
 
+// Serial's byte arguments; the TypeError names the string and byte forms write() also takes.
 function byteView(what, data) {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (Array.isArray(data)) {
-    for (const b of data) {
-      if (!Number.isInteger(b) || b < 0 || b > 255) throw new RangeError(`${what}: array items must be bytes (0-255), not ${b}`);
-    }
-    return Uint8Array.from(data);
-  }
-  throw new TypeError(`${what} must be a string, a byte, an ArrayBuffer, a typed array or a DataView, not ${describe(data)}`);
+  return internal.byteView(what, data, 'a string, a byte, an ArrayBuffer, a typed array or a DataView');
 }
 
 function checkFormat(value) {
