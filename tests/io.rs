@@ -25,14 +25,10 @@ fn agent(script: &str, board: Option<&str>) -> Scripts {
     agent_folder("", script, board)
 }
 
-fn command(s: &Scripts) -> Command {
-    run_command(s)
-}
-
 /// Run a script on the simulated board (or `board`) to its end.
 fn run(script: &str, board: Option<&str>) -> Run {
     let s = agent(script, board);
-    let child = command(&s)
+    let child = run_command(&s)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -647,7 +643,7 @@ for (const [kind, path] of Object.entries(ports)) {{
         ports = serde_json::Value::Object(ports)
     );
     let s = agent(&script, None);
-    let live = Live::spawn(command(&s));
+    let live = Live::spawn(run_command(&s));
     let inputs: [&[u8]; 5] = [
         b"rawbytes",
         b"$GPGGA,1\r\n$GPRMC,2\n",
@@ -705,7 +701,7 @@ port.write('READY\n');
         path = dev.link.to_string_lossy()
     );
     let s = agent(&script, None);
-    let live = Live::spawn(command(&s));
+    let live = Live::spawn(run_command(&s));
     dev.read_until("READY\n");
     let mut garbage = vec![0xffu8; 5000];
     garbage.extend_from_slice(b"\nok\nhello-world\n");
@@ -759,7 +755,7 @@ open();
         path = link.to_string_lossy()
     );
     let s = agent(&script, None);
-    let live = Live::spawn(command(&s));
+    let live = Live::spawn(run_command(&s));
     let mut dev = Device::new(&link);
     dev.read_until("READY\n");
     dev.write(b"before\n");
@@ -810,7 +806,7 @@ setTimeout(() => { throw new Error('crash on purpose'); }, 50);
 "#,
         ),
     ]);
-    let live = Live::spawn(command(&s));
+    let live = Live::spawn(run_command(&s));
     let start = Instant::now();
     while live.log().matches("OPENED 0 true").count() < 2 {
         let log = live.log();

@@ -3,7 +3,7 @@
 //! faulty devices on it). Scripts print `RESULT <json>` lines; the tests check them here.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use ganglion_devices::sim::ds18b20::{w1_slave_text, write_w1_slave, Ds18b20Fault};
@@ -19,12 +19,8 @@ fn agent(sensors: &str, script: &str, board: Option<&str>, extra: &str) -> Scrip
     agent_folder(&format!("{extra}\n{sensors}"), script, board)
 }
 
-fn command(s: &Scripts) -> Command {
-    run_command(s)
-}
-
 fn run(s: &Scripts) -> Run {
-    let child = command(s)
+    let child = run_command(s)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -392,7 +388,7 @@ probe.on('reading', (r) => {
 });
 "#;
     let s = agent(&sensors, script, None, "");
-    let live = Live::spawn(command(&s));
+    let live = Live::spawn(run_command(&s));
     live.wait_for("EVENT online 1", LIMIT);
     live.wait_for("EVENT reading 21 after 1", LIMIT);
     write_w1_slave(w1.path(), id, &w1_slave_text(21.0, Ds18b20Fault::CrcNo)).expect("write");
