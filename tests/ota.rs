@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ganglion::ota::bundle::{encode, hex, sha256, FileEntry, Manifest, Target, FORMAT};
+use ganglion::ota::bundle::{encode, hex, FileEntry, Manifest, Target, FORMAT};
 use ganglion::ota::transfer::split;
 use ganglion::ota::verify::sign;
 
@@ -213,11 +213,7 @@ impl<'a> Spec<'a> {
             files: self
                 .files
                 .iter()
-                .map(|(p, d)| FileEntry {
-                    path: p.clone(),
-                    size: d.len() as u64,
-                    sha256: hex(&sha256(d)),
-                })
+                .map(|(p, d)| FileEntry::of(p.as_str(), d))
                 .collect(),
         }
     }

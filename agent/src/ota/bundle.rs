@@ -114,6 +114,18 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+impl FileEntry {
+    /// The entry describing `data` stored at `path`: its size and SHA-256, as the
+    /// packer writes them and the verifier checks them.
+    pub fn of(path: impl Into<String>, data: &[u8]) -> Self {
+        FileEntry {
+            path: path.into(),
+            size: data.len() as u64,
+            sha256: hex(&sha256(data)),
+        }
+    }
+}
+
 /// The signed description of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -499,14 +511,7 @@ mod tests {
                 groups: vec![],
             },
             created: "2026-11-01T12:00:00Z".into(),
-            files: files
-                .iter()
-                .map(|(p, d)| FileEntry {
-                    path: (*p).into(),
-                    size: d.len() as u64,
-                    sha256: hex(&sha256(d)),
-                })
-                .collect(),
+            files: files.iter().map(|(p, d)| FileEntry::of(*p, d)).collect(),
         }
     }
 

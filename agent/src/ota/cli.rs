@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Transport};
 
-use super::bundle::{encode, hex, sha256, Bundle, FileEntry, Manifest, Target, FORMAT};
+use super::bundle::{encode, hex, Bundle, FileEntry, Manifest, Target, FORMAT};
 use super::store::{self, KillHooks, Phase, StateDir};
 use super::transfer::split;
 use super::verify::{self, Policy, TrustedKeys};
@@ -187,11 +187,7 @@ pub fn create(
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         files: files
             .iter()
-            .map(|(p, d)| FileEntry {
-                path: p.clone(),
-                size: d.len() as u64,
-                sha256: hex(&sha256(d)),
-            })
+            .map(|(p, d)| FileEntry::of(p.as_str(), d))
             .collect(),
     };
     manifest

@@ -585,11 +585,7 @@ mod tests {
             created: "2026-11-01T00:00:00Z".into(),
             files: files
                 .iter()
-                .map(|(p, d)| FileEntry {
-                    path: p.clone(),
-                    size: d.len() as u64,
-                    sha256: hex(&sha256(d)),
-                })
+                .map(|(p, d)| FileEntry::of(p.as_str(), d))
                 .collect(),
         };
         let mb = serde_json::to_vec(&m).expect("json");

@@ -226,14 +226,7 @@ mod tests {
                 groups: vec!["lab".into()],
             },
             created: "2026-11-01T12:00:00Z".into(),
-            files: files
-                .iter()
-                .map(|(p, d)| FileEntry {
-                    path: (*p).into(),
-                    size: d.len() as u64,
-                    sha256: hex(&sha256(d)),
-                })
-                .collect(),
+            files: files.iter().map(|(p, d)| FileEntry::of(*p, d)).collect(),
         };
         let mb = serde_json::to_vec(&m).expect("json");
         let (signer, sig) = sign(key, &mb);
