@@ -258,6 +258,30 @@ impl<'js> Opts<'js> {
             None => Err(self.wrong_type(key, "a string", &v)),
         }
     }
+
+    /// One of the named string values in `choices` (`default` when missing); a RangeError
+    /// listing them for any other string.
+    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)], default: T) -> Result<T, JsError> {
+        let Some(s) = self.string(key)? else {
+            return Ok(default);
+        };
+        if let Some(&(_, v)) = choices.iter().find(|(name, _)| *name == s) {
+            return Ok(v);
+        }
+        let quoted: Vec<String> = choices
+            .iter()
+            .map(|(name, _)| format!("\"{name}\""))
+            .collect();
+        let list = match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        Err(JsError::Range(format!(
+            "{}: option '{key}' must be {list}, not \"{s}\"",
+            self.class
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -123,31 +123,28 @@ pub(super) fn parse_request(o: &Opts<'_>) -> Result<SerialRequest, JsError> {
         Some(6) => DataBits::Six,
         Some(_) => DataBits::Five,
     };
-    let parity = match o.string("parity")?.as_deref() {
-        None | Some("none") => Parity::None,
-        Some("odd") => Parity::Odd,
-        Some("even") => Parity::Even,
-        Some(other) => {
-            return Err(JsError::Range(format!(
-                "Serial: option 'parity' must be \"none\", \"odd\" or \"even\", not \"{other}\""
-            )))
-        }
-    };
+    let parity = o.choice(
+        "parity",
+        &[
+            ("none", Parity::None),
+            ("odd", Parity::Odd),
+            ("even", Parity::Even),
+        ],
+        Parity::None,
+    )?;
     let stop_bits = match o.uint("stopBits", 1, 2)? {
         None | Some(1) => StopBits::One,
         Some(_) => StopBits::Two,
     };
-    let flow_control = match o.string("flowControl")?.as_deref() {
-        None | Some("none") => FlowControl::None,
-        Some("hardware") => FlowControl::Hardware,
-        Some("software") => FlowControl::Software,
-        Some(other) => {
-            return Err(JsError::Range(format!(
-                "Serial: option 'flowControl' must be \"none\", \"hardware\" or \"software\", \
-                 not \"{other}\""
-            )))
-        }
-    };
+    let flow_control = o.choice(
+        "flowControl",
+        &[
+            ("none", FlowControl::None),
+            ("hardware", FlowControl::Hardware),
+            ("software", FlowControl::Software),
+        ],
+        FlowControl::None,
+    )?;
     let framing = parse_framing(o)?;
     let max_frame = o
         .uint("maxFrame", 1, MAX_FRAME_LIMIT)?
@@ -430,6 +427,20 @@ mod tests {
         assert!(matches!(
             parse("{ port: 'gps', framing: { length: 100 }, maxFrame: 10 }"),
             Err(JsError::Range(m)) if m.contains("maxFrame")
+        ));
+    }
+
+    #[test]
+    fn unknown_parity_and_flow_control_list_the_choices() {
+        assert!(matches!(
+            parse("{ port: 'gps', parity: 'mark' }"),
+            Err(JsError::Range(m))
+                if m == "Serial: option 'parity' must be \"none\", \"odd\" or \"even\", not \"mark\""
+        ));
+        assert!(matches!(
+            parse("{ port: 'gps', flowControl: 'rts' }"),
+            Err(JsError::Range(m)) if m == "Serial: option 'flowControl' must be \"none\", \
+                \"hardware\" or \"software\", not \"rts\""
         ));
     }
 }
