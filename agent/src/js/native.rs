@@ -12,7 +12,6 @@ use super::errors::JsError;
 use super::loader::{self, Resolved};
 use super::{ScriptOptions, Shared};
 
-/// Build the `native` object the bootstrap binds to.
 /// A string argument for logs and error reports: text with lone surrogates (which are not
 /// UTF-8) is printed with U+FFFD in their place instead of failing the call.
 struct LossyText(String);
@@ -27,6 +26,7 @@ impl<'js> FromJs<'js> for LossyText {
     }
 }
 
+/// Build the `native` object the bootstrap binds to.
 pub fn install<'js>(
     ctx: &Ctx<'js>,
     shared: &Rc<Shared>,
