@@ -573,12 +573,11 @@ impl SensorTask {
         attached: &mut Option<Attached>,
         sim: &mut Option<AbortOnDrop>,
     ) -> Result<Reading, DeviceError> {
-        if attached.is_none() {
-            *attached = Some(self.attach(sim).await?);
-        }
-        let Some(a) = attached.as_mut() else {
-            return Err(DeviceError::new(ErrorCode::Eio, "sensor not attached"));
+        let a = match attached.take() {
+            Some(a) => a,
+            None => self.attach(sim).await?,
         };
+        let a = attached.insert(a);
         if let Some(e) = a.broken() {
             *attached = None;
             return Err(e);
