@@ -41,12 +41,11 @@ pub fn fields_markdown() -> String {
             ));
         }
         for f in d.fields {
-            let unit = if f.unit.is_empty() { "" } else { &f.unit };
             out.push_str(&format!(
                 "| `{}` | {bus} | `{}` | {} | {} | {} |\n",
                 d.name,
                 f.name,
-                unit,
+                f.unit,
                 if f.text { "string" } else { "number" },
                 f.description
             ));
