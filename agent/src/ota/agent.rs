@@ -423,20 +423,10 @@ impl Task {
             agent: &self.device,
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
-        let what = format!(
-            "deployment {} version {}: {:?}{}",
-            s.deployment,
-            s.version.as_deref().unwrap_or("?"),
-            s.state,
-            s.reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        );
         if matches!(s.state, Phase::Rejected | Phase::RolledBack) {
-            tracing::warn!("ota: {what}");
+            tracing::warn!("ota: {s}");
         } else {
-            tracing::info!("ota: {what}");
+            tracing::info!("ota: {s}");
         }
         let payload = serde_json::to_vec(&msg).unwrap_or_default();
         match self

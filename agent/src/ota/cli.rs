@@ -485,16 +485,7 @@ pub fn scripts_list(state_dir: &Path) -> Result<Vec<String>, CliError> {
         lines.push("* (configured scripts folder)".to_owned());
     }
     if let Some(s) = &state.status {
-        lines.push(format!(
-            "last status: deployment {} version {}: {:?}{}",
-            s.deployment,
-            s.version.as_deref().unwrap_or("?"),
-            s.state,
-            s.reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        ));
+        lines.push(format!("last status: {s}"));
     }
     for l in &lines {
         say(l);

@@ -74,6 +74,24 @@ pub struct StatusRecord {
     pub reason: Option<String>,
 }
 
+impl std::fmt::Display for StatusRecord {
+    /// One line for logs and `ganglion ota status`:
+    /// `deployment D version V: Phase (reason)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "deployment {} version {}: {:?}",
+            self.deployment,
+            self.version.as_deref().unwrap_or("?"),
+            self.state
+        )?;
+        if let Some(r) = &self.reason {
+            write!(f, " ({r})")?;
+        }
+        Ok(())
+    }
+}
+
 /// A version on trial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trial {
