@@ -992,17 +992,14 @@ fn build_sim(p: &mut Problems<'_>, board: &Board, raw: RawSim) -> SimDef {
             );
         }
         let raw_addr = *d.address.get_ref();
-        let address = match u8::try_from(raw_addr) {
-            Ok(a) if (0x08..=0x77).contains(&a) => Some(a),
-            _ => {
-                p.add(
-                    d.address.span(),
-                    key("address"),
-                    format!("bad address {raw_addr:#x}: 7-bit device addresses are 0x08..=0x77"),
-                );
-                None
-            }
-        };
+        let address = crate::i2c::device_address(raw_addr);
+        if address.is_none() {
+            p.add(
+                d.address.span(),
+                key("address"),
+                format!("bad address {raw_addr:#x}: 7-bit device addresses are 0x08..=0x77"),
+            );
+        }
         if d.kind.get_ref().trim().is_empty() {
             p.add(d.kind.span(), key("kind"), "device kind must not be empty");
         }

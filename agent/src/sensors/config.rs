@@ -434,24 +434,21 @@ impl SensorConfig {
         };
         let location = match bus {
             BusKind::I2c => {
-                let address = match &self.address {
-                    Some(a) => match u8::try_from(*a.get_ref()) {
-                        Ok(v) if (0x08..=0x77).contains(&v) => Some(v),
-                        _ => {
-                            problems.push(Problem::new(
-                                index,
-                                "address",
-                                Some(a.span()),
-                                format!(
-                                    "bad I2C address {:#x}: 7-bit device addresses are 0x08..=0x77",
-                                    a.get_ref()
-                                ),
-                            ));
-                            None
-                        }
-                    },
-                    None => None,
-                };
+                let address = self.address.as_ref().and_then(|a| {
+                    let v = ganglion_devices::i2c::device_address(*a.get_ref());
+                    if v.is_none() {
+                        problems.push(Problem::new(
+                            index,
+                            "address",
+                            Some(a.span()),
+                            format!(
+                                "bad I2C address {:#x}: 7-bit device addresses are 0x08..=0x77",
+                                a.get_ref()
+                            ),
+                        ));
+                    }
+                    v
+                });
                 Location::I2c {
                     bus: self.bus.as_ref().map(|b| *b.get_ref()),
                     address,

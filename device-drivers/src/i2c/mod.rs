@@ -21,6 +21,12 @@ use crate::error::{DeviceError, ErrorCode};
 /// The most data bytes an SMBus block command carries.
 pub const SMBUS_BLOCK_MAX: usize = 32;
 
+/// `raw` as a 7-bit device address, if it is one a device may use: 0x08..=0x77 (the rest are
+/// reserved by the I2C specification). One rule for every config that names an address.
+pub fn device_address(raw: i64) -> Option<u8> {
+    u8::try_from(raw).ok().filter(|a| (0x08..=0x77).contains(a))
+}
+
 /// One phase of an I2C transaction with owned data, so it can cross to the bus thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum I2cOp {
@@ -583,6 +589,15 @@ mod tests {
     use super::*;
     use crate::sim::{SimI2cDevice, SimNack};
     use embedded_hal::i2c::I2c;
+
+    #[test]
+    fn device_addresses_exclude_the_reserved_ones() {
+        assert_eq!(device_address(0x08), Some(0x08));
+        assert_eq!(device_address(0x77), Some(0x77));
+        for raw in [-1, 0, 0x07, 0x78, 0x7f, 0x80, 0x176] {
+            assert_eq!(device_address(raw), None, "{raw:#x}");
+        }
+    }
 
     /// A 256-byte register file with an auto-incrementing pointer, like most sensors.
     struct Regs {
