@@ -21,7 +21,10 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     let enabled = std::env::var("GANGLION_LINK_ORDER").as_deref() != Ok("0");
     if enabled && order.is_file() {
-        println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}", order.display());
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
     if std::env::var("GANGLION_LINK_MAP").as_deref() == Ok("1") {
