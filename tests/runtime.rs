@@ -449,3 +449,35 @@ fn cpu_limit_after_await_is_reported() {
     run.assert_logged("the entry module never finished evaluating");
     assert_eq!(run.script_lines(), vec!["a"]);
 }
+
+/// `Math` runs on the agent's own math functions (agent/src/js/math.rs, the libm crate): the
+/// process maps no libm.so, and the results are libm's to the bit.
+#[test]
+fn math_comes_from_the_agent_not_the_system_libm() {
+    let s = Scripts::new(&[(
+        "main.js",
+        "console.log([Math.sin(1e6), Math.pow(1.1, 10.5), Math.exp(0.1), Math.atan2(1, 3), \
+         Math.log1p(1e-5), Math.cosh(2)].join(' '));\n\
+         setInterval(() => {}, 1000);\n",
+    )]);
+    let mut cmd = ganglion();
+    cmd.arg("run").arg(s.path("main.js"));
+    let live = Live::spawn(cmd);
+    live.wait_for("script:", Duration::from_secs(10));
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", live.child.id()))
+        .expect("the agent's memory map");
+    live.signal("TERM");
+    let run = live.finish(Duration::from_secs(10));
+    assert!(!maps.contains("/libm.so"), "libm.so is mapped:\n{maps}");
+    let want = [
+        libm::sin(1e6),
+        libm::pow(1.1, 10.5),
+        libm::exp(0.1),
+        libm::atan2(1.0, 3.0),
+        libm::log1p(1e-5),
+        libm::cosh(2.0),
+    ]
+    .map(|x| x.to_string())
+    .join(" ");
+    assert_eq!(run.script_lines(), vec![want], "{}", run.stderr);
+}

@@ -9,6 +9,7 @@ mod bindings;
 pub mod errors;
 mod json;
 pub mod loader;
+pub mod math;
 mod native;
 pub mod runtime;
 pub mod timers;
