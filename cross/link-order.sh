@@ -7,7 +7,9 @@
 # Scenarios, each under valgrind's callgrind (which names every function that ran):
 #   1. `ganglion run hello.js` (start-up, timers, idle loop);
 #   2. the example (scripts/example) on the simulated board with the embedded broker;
-#   3. the comparison workload (bench/workload) at QoS 0 and QoS 1 against a private Mosquitto.
+#   3. the comparison workload (bench/workload) against a private Mosquitto: connected and idle
+#      (start-up, connect, subscribe; what an idle agent keeps resident), then loaded at QoS 0
+#      and QoS 1 (the busy path).
 # Usage: cross/link-order.sh   (needs valgrind; takes about two minutes)
 # Names are Rust v0 symbols (crate hash, no per-function hash): they survive code edits and only
 # go stale when a dependency or the compiler changes; stale names are skipped by the linker.
@@ -52,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 sleep 0.3
-for qos in 0 1; do
+for qos in idle 0 1; do
   cat > "$out/load$qos.toml" << EOF
 [agent]
 id = "order"
@@ -70,9 +72,12 @@ max_inflight = 100
 fsync = "batch"
 EOF
   GANGLION_CG=3-qos$qos "${cg[@]}" "$bin" run --config "$out/load$qos.toml" -- \
-    "{\"mode\":\"load\",\"qos\":$qos,\"n\":3000,\"batch\":1000,\"run\":\"o$qos\"}" > "$out/3-$qos.log" 2>&1 &
+    "{\"mode\":\"load\",\"qos\":${qos/idle/0},\"n\":3000,\"batch\":1000,\"run\":\"o$qos\"}" > "$out/3-$qos.log" 2>&1 &
   agent=$!
   for _ in $(seq 600); do grep -q '"event":"ready"' "$out/3-$qos.log" && break; sleep 0.1; done
+  if [ "$qos" = idle ]; then # connected, subscribed, then idle: never sent 'go'
+    sleep 3; kill -INT "$agent"; wait "$agent" || true; agent=; continue
+  fi
   (cd "$root/bench/node" && node --input-type=module -e "import mqtt from 'mqtt';
     const c = await mqtt.connectAsync('mqtt://127.0.0.1:$port');
     await c.publishAsync('bench/ctl/o$qos', 'go', { qos: 1 }); await c.endAsync();")
@@ -81,9 +86,10 @@ EOF
   kill -INT "$agent"; wait "$agent" || true; agent=
 done
 
-# Functions of the agent's own object: those of hello.js first (start-up and idle), then the rest
-# of the workload's (MQTT client, queue), then the example's (embedded broker, sensors); within
-# each, those run in more scenarios first.
+# Functions of the agent's own object: those of hello.js first (start-up and idle), then those of
+# the connected idle agent (MQTT client), then the rest of the loaded workload's (queue, publish
+# path), then the example's (embedded broker, sensors); within each, those run in more scenarios
+# first.
 python3 - "$out" "$root/cross/link-order.txt" << 'EOF'
 import glob, re, sys
 out, dest = sys.argv[1], sys.argv[2]
@@ -114,10 +120,10 @@ for path in sorted(glob.glob(f"{out}/cg.*")):
         elif kind == "fn" and ob and ob.endswith("/ganglion"):
             here.add(fns[i])
             first.setdefault(fns[i], len(first))
-    scenario = {"1-hello": 0, "3-qos0": 1, "3-qos1": 1}.get(path.rsplit("cg.", 1)[1], 2)
+    scenario = {"1-hello": 0, "3-qosidle": 1, "3-qos0": 2, "3-qos1": 2}.get(path.rsplit("cg.", 1)[1], 3)
     for f in here:
         count[f] = count.get(f, 0) + 1
-        rank[f] = min(rank.get(f, 2), scenario)
+        rank[f] = min(rank.get(f, 3), scenario)
 order, seen = [], set()
 for f in sorted(first, key=lambda f: (rank[f], -count[f], first[f])):
     for name in [f, *sorted(release.get(plain(f), ()))]:
