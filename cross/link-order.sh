@@ -42,47 +42,19 @@ rm -rf "$out/example/state"
 GANGLION_CG=2-example timeout -s INT 25 "${cg[@]}" "$bin" run --config "$out/example/ganglion.toml" > "$out/2.log" 2>&1 || true
 
 echo "== 3. the comparison workload"
-[ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
-/usr/sbin/mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
-broker=$!
-agent=
-cleanup() {
-  [ -n "$agent" ] && kill "$agent" 2> /dev/null || true
-  kill "$broker" 2> /dev/null || true
-}
-trap cleanup EXIT
-sleep 0.3
+# shellcheck source=bench/compare/harness.sh
+source "$root/bench/compare/harness.sh"
 for qos in idle 0 1; do
-  cat > "$out/load$qos.toml" << EOF
-[agent]
-id = "order"
-board = "$root/bench/workload/board.toml"
-scripts = "$root/bench/workload"
-entry = "ganglion.mjs"
-state_dir = "$out/state$qos"
-[limits]
-callback_time = "600s"
-[mqtt]
-url = "mqtt://127.0.0.1:$port"
-client_id = "ganglion-order-$qos"
-max_inflight = 100
-[mqtt.queue]
-fsync = "batch"
-EOF
+  workload_config "$out/load$qos.toml" "ganglion-order-$qos" "$out/state$qos"
   GANGLION_CG=3-qos$qos "${cg[@]}" "$bin" run --config "$out/load$qos.toml" -- \
-    "{\"mode\":\"load\",\"qos\":${qos/idle/0},\"n\":3000,\"batch\":1000,\"run\":\"o$qos\"}" > "$out/3-$qos.log" 2>&1 &
+    "$(load_opts "${qos/idle/0}" 3000 "o$qos")" > "$out/3-$qos.log" 2>&1 &
   agent=$!
-  for _ in $(seq 600); do grep -q '"event":"ready"' "$out/3-$qos.log" && break; sleep 0.1; done
+  wait_for "$out/3-$qos.log" ready
   if [ "$qos" = idle ]; then # connected, subscribed, then idle: never sent 'go'
     sleep 3; kill -INT "$agent"; wait "$agent" || true; agent=; continue
   fi
-  (cd "$root/bench/node" && node --input-type=module -e "import mqtt from 'mqtt';
-    const c = await mqtt.connectAsync('mqtt://127.0.0.1:$port');
-    await c.publishAsync('bench/ctl/o$qos', 'go', { qos: 1 }); await c.endAsync();")
-  for _ in $(seq 1200); do grep -q '"event":"done"' "$out/3-$qos.log" && break; sleep 0.1; done
-  grep -q '"event":"done"' "$out/3-$qos.log" || { echo "link-order: QoS $qos run did not finish" >&2; exit 1; }
+  go "o$qos"
+  wait_for "$out/3-$qos.log" done
   kill -INT "$agent"; wait "$agent" || true; agent=
 done
 

@@ -15,52 +15,16 @@ events=${2:-100000}
 out=$root/target/tmp/compare-profile
 rm -rf "$out" && mkdir -p "$out"
 [ -x "$bin" ] || { echo "no $bin: cargo bench -p ganglion --bench compare --no-run" >&2; exit 1; }
-[ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
+# shellcheck source=bench/compare/harness.sh
+source "$root/bench/compare/harness.sh"
+workload_config "$out/ganglion.toml" ganglion-profile "$out/state"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
-/usr/sbin/mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
-broker=$!
-agent=
-cleanup() {
-  [ -n "$agent" ] && kill "$agent" 2> /dev/null || true
-  kill "$broker" 2> /dev/null || true
-}
-trap cleanup EXIT
-sleep 0.3
-
-cat > "$out/ganglion.toml" << EOF
-[agent]
-id = "bench"
-board = "$root/bench/workload/board.toml"
-scripts = "$root/bench/workload"
-entry = "ganglion.mjs"
-state_dir = "$out/state"
-[limits]
-callback_time = "600s"
-[mqtt]
-url = "mqtt://127.0.0.1:$port"
-client_id = "ganglion-profile"
-max_inflight = 100
-[mqtt.queue]
-fsync = "batch"
-EOF
-
-go() { # go RUN: the driver's 'go' message, sent with MQTT.js
-  (cd "$root/bench/node" && node --input-type=module -e "import mqtt from 'mqtt';
-    const c = await mqtt.connectAsync('mqtt://127.0.0.1:$port');
-    await c.publishAsync('bench/ctl/$1', 'go', { qos: 1 }); await c.endAsync();")
-}
-wait_for() { # wait_for LOG EVENT
-  for _ in $(seq 6000); do grep -q "\"event\":\"$2\"" "$1" && return 0; sleep 0.1; done
-  echo "no $2 in $1" >&2; exit 1
-}
 threads() { # per-thread "tid name utime stime" in clock ticks
   for t in /proc/"$1"/task/*; do
     echo "$(basename "$t") $(tr ' ' _ < "$t/comm") $(awk '{print $14, $15}' "$t/stat")"
   done | sort
 }
-opts() { echo "{\"mode\":\"load\",\"qos\":$qos,\"n\":$1,\"batch\":1000,\"run\":\"$2\"}"; }
+opts() { load_opts "$qos" "$@"; }
 
 echo "== CPU per thread, $events readings at QoS $qos"
 "$bin" run --config "$out/ganglion.toml" -- "$(opts "$events" cpu)" > "$out/cpu.log" 2>&1 &

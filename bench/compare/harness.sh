@@ -1,0 +1,51 @@
+# Shared by bench/compare/profile.sh and cross/link-order.sh (sourced, not run): the comparison
+# workload (bench/workload) on the agent against a private Mosquitto on a free 127.0.0.1 port,
+# driven the way the compare driver does it. Needs `root` (the repository) and `out` (a scratch
+# folder) set; `agent` holds the agent's pid while one runs, and both are stopped on exit.
+
+[ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
+/usr/sbin/mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
+broker=$!
+agent=
+cleanup() {
+  [ -n "$agent" ] && kill "$agent" 2> /dev/null || true
+  kill "$broker" 2> /dev/null || true
+}
+trap cleanup EXIT
+sleep 0.3
+
+workload_config() { # workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml
+  cat > "$1" << EOT
+[agent]
+id = "bench"
+board = "$root/bench/workload/board.toml"
+scripts = "$root/bench/workload"
+entry = "ganglion.mjs"
+state_dir = "$3"
+[limits]
+callback_time = "600s"
+[mqtt]
+url = "mqtt://127.0.0.1:$port"
+client_id = "$2"
+max_inflight = 100
+[mqtt.queue]
+fsync = "batch"
+EOT
+}
+
+load_opts() { # load_opts QOS EVENTS RUN: the workload's options for a load run
+  echo "{\"mode\":\"load\",\"qos\":$1,\"n\":$2,\"batch\":1000,\"run\":\"$3\"}"
+}
+
+go() { # go RUN: the driver's 'go' message, sent with MQTT.js
+  (cd "$root/bench/node" && node --input-type=module -e "import mqtt from 'mqtt';
+    const c = await mqtt.connectAsync('mqtt://127.0.0.1:$port');
+    await c.publishAsync('bench/ctl/$1', 'go', { qos: 1 }); await c.endAsync();")
+}
+
+wait_for() { # wait_for LOG EVENT: until the workload logged that event (10 minutes at most)
+  for _ in $(seq 6000); do grep -q "\"event\":\"$2\"" "$1" && return 0; sleep 0.1; done
+  echo "no $2 in $1" >&2; exit 1
+}
