@@ -24,6 +24,7 @@
 
 use super::props::{self, MessageProperties};
 use super::QoS;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -55,6 +56,10 @@ const MAX_PENDING_ACK_RUNS: usize = 256;
 /// Bytes of recently appended records kept in memory, so handing them out right after the
 /// append does not read them back from the file.
 const RECENT_BYTES: usize = 256 * 1024;
+/// Bytes read at once when a record must come back from disk: a backlog (a slow broker, an
+/// in-flight window that is full, a reconnect) drains in order, so the records after it are the
+/// next ones sent and one read serves many instead of one system call per message.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// When appended records are flushed to stable storage with fdatasync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,6 +347,31 @@ pub struct Store {
     /// Recently appended records in sequence order (contiguous), at most [`RECENT_BYTES`].
     recent: VecDeque<Record>,
     recent_bytes: usize,
+    /// The part of a segment file last read back (see [`READ_AHEAD`]).
+    read_ahead: RefCell<ReadAhead>,
+}
+
+/// A window of one segment file as read from disk. Bytes below a segment's size never change
+/// while the store is open, except where a failed write cuts a file back or a segment file is
+/// created or deleted: those forget the window ([`Store::forget_read_ahead`]).
+#[derive(Debug, Default)]
+struct ReadAhead {
+    /// Base of the segment the window is of.
+    base: u64,
+    /// File offset of `bytes[0]`.
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+impl ReadAhead {
+    /// `len` bytes at `offset` of segment `base`, if the window holds them.
+    fn get(&self, base: u64, offset: u64, len: usize) -> Option<&[u8]> {
+        if base != self.base || offset < self.offset {
+            return None;
+        }
+        let start = usize::try_from(offset - self.offset).ok()?;
+        self.bytes.get(start..start.checked_add(len)?)
+    }
 }
 
 fn segment_path(dir: &Path, base: u64) -> PathBuf {
@@ -513,6 +543,7 @@ impl Store {
             stage: Stage::default(),
             recent: VecDeque::new(),
             recent_bytes: 0,
+            read_ahead: RefCell::default(),
         };
         let mut acks = Vec::new();
         let count = bases.len();
@@ -666,6 +697,7 @@ impl Store {
     }
 
     fn new_segment(&mut self) -> Result<(), StoreError> {
+        self.forget_read_ahead(); // the file may replace one of the same name
         let path = segment_path(&self.dir, self.next_seq);
         let file = OpenOptions::new()
             .read(true)
@@ -694,6 +726,7 @@ impl Store {
     fn compact(&mut self) -> Result<(), StoreError> {
         while self.segments.len() > 1 && self.segments[0].live == 0 {
             if let Some(segment) = self.segments.pop_front() {
+                self.forget_read_ahead();
                 fs::remove_file(&segment.path).map_err(io_err("delete", &segment.path))?;
                 debug!(path = %segment.path.display(), "MQTT queue: segment compacted");
             }
@@ -890,6 +923,7 @@ impl Store {
         if let Err(e) = segment.file.write_all_at(bytes, segment.size) {
             // Cut off whatever part was written so the file ends on a record boundary.
             let _ = segment.file.set_len(segment.size);
+            self.read_ahead.get_mut().bytes.clear();
             return Err(io_err("write", &segment.path)(e));
         }
         segment.size += bytes.len() as u64;
@@ -921,6 +955,7 @@ impl Store {
         };
         let _ = segment.file.set_len(self.stage.start);
         segment.size = self.stage.start;
+        self.read_ahead.get_mut().bytes.clear();
         let path = segment.path.clone();
         let first = records.first().map_or(self.next_seq, |&(seq, _)| seq);
         for &(_, size) in records.iter().rev() {
@@ -1177,13 +1212,40 @@ impl Store {
     fn read_record(&self, i: usize, seq: u64) -> Result<Option<Record>, StoreError> {
         let segment = &self.segments[i];
         let entry = segment.entries[(seq - segment.base) as usize];
-        let mut buf = vec![0u8; entry.len as usize];
-        segment
-            .file
-            .read_exact_at(&mut buf, u64::from(entry.offset))
-            .map_err(io_err("read", &segment.path))?;
+        let (offset, len) = (u64::from(entry.offset), entry.len as usize);
+        let mut window = self.read_ahead.borrow_mut();
+        if window.get(segment.base, offset, len).is_none() {
+            // This record and what follows it in the file, up to the segment's valid end.
+            let want =
+                len.max(READ_AHEAD.min(
+                    usize::try_from(segment.size.saturating_sub(offset)).unwrap_or(usize::MAX),
+                ));
+            window.base = segment.base;
+            window.offset = offset;
+            window.bytes.resize(want, 0);
+            let mut got = 0;
+            while got < want {
+                match segment
+                    .file
+                    .read_at(&mut window.bytes[got..], offset + got as u64)
+                {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        window.bytes.clear();
+                        return Err(io_err("read", &segment.path)(e));
+                    }
+                }
+            }
+            window.bytes.truncate(got);
+        }
+        let Some(buf) = window.get(segment.base, offset, len) else {
+            let e = io::Error::from(io::ErrorKind::UnexpectedEof);
+            return Err(io_err("read", &segment.path)(e));
+        };
         Ok(
-            frame_at(&buf, 0).and_then(|(body, _)| match decode_body(body)? {
+            frame_at(buf, 0).and_then(|(body, _)| match decode_body(body)? {
                 Body::Data {
                     seq: s,
                     qos,
@@ -1211,6 +1273,11 @@ impl Store {
                 _ => None,
             }),
         )
+    }
+
+    /// Forgets the window of [`Store::read_record`] (see [`ReadAhead`]).
+    fn forget_read_ahead(&mut self) {
+        self.read_ahead.get_mut().bytes.clear();
     }
 
     /// The topic of record `seq` while it is not done (read back from disk), e.g. to name it
@@ -2255,6 +2322,45 @@ mod tests {
         assert_eq!(back.len(), 50);
         assert_eq!(back[49].payload, b"m49");
         assert_eq!(back[49].topic, "b/t");
+    }
+
+    /// A backlog bigger than what is kept in memory comes back from disk a window at a time,
+    /// across segment boundaries, in order and byte for byte; a batch cut back after a failed
+    /// write and written again at the same offsets reads back as written the second time.
+    #[test]
+    fn a_backlog_is_read_back_in_windows_with_the_right_contents() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let now = Instant::now();
+        let mut o = opts(64 << 20, FullPolicy::RejectNew);
+        o.segment_bytes = 200 * 1024;
+        let mut s = Store::open(dir.path(), o, now).expect("open");
+        let payload = |i: usize, tag: &str| format!("{tag}{i:0>290}");
+        let append = |s: &mut Store, range: std::ops::Range<usize>, tag: &str| {
+            let batch: Vec<NewMessage> = range
+                .map(|i| outgoing("b/t", &payload(i, tag), QoS::AtLeastOnce))
+                .collect();
+            s.append_many(batch, now)
+        };
+        for start in (0..4000).step_by(100) {
+            assert!(append(&mut s, start..start + 100, "a")
+                .iter()
+                .all(Result::is_ok));
+        }
+        assert!(segment_files(dir.path()).len() >= 5, "several segments");
+        let first = (0..2000)
+            .map(|_| s.next_to_send().expect("read").expect("record"))
+            .collect::<Vec<_>>();
+        s.stage.fail_next = true;
+        assert!(append(&mut s, 4000..4100, "x").iter().all(Result::is_err));
+        assert!(append(&mut s, 4000..4100, "b").iter().all(Result::is_ok));
+        let rest = drain(&mut s);
+        assert_eq!(seqs(&first), (1..=2000).collect::<Vec<_>>());
+        assert_eq!(seqs(&rest), (2001..=4100).collect::<Vec<_>>());
+        for (i, r) in first.iter().chain(&rest).enumerate() {
+            let tag = if i < 4000 { "a" } else { "b" };
+            assert_eq!(r.payload, payload(i, tag).as_bytes(), "record {}", r.seq);
+        }
+        assert_eq!(s.stats().corrupt, 0);
     }
 
     #[test]
