@@ -353,7 +353,7 @@ pub struct Store {
 
 /// A window of one segment file as read from disk. Bytes below a segment's size never change
 /// while the store is open, except where a failed write cuts a file back or a segment file is
-/// created or deleted: those forget the window ([`Store::forget_read_ahead`]).
+/// created or deleted: those forget the window ([`ReadAhead::forget`]).
 #[derive(Debug, Default)]
 struct ReadAhead {
     /// Base of the segment the window is of.
@@ -371,6 +371,10 @@ impl ReadAhead {
         }
         let start = usize::try_from(offset - self.offset).ok()?;
         self.bytes.get(start..start.checked_add(len)?)
+    }
+
+    fn forget(&mut self) {
+        self.bytes.clear();
     }
 }
 
@@ -697,7 +701,7 @@ impl Store {
     }
 
     fn new_segment(&mut self) -> Result<(), StoreError> {
-        self.forget_read_ahead(); // the file may replace one of the same name
+        self.read_ahead.get_mut().forget(); // the file may replace one of the same name
         let path = segment_path(&self.dir, self.next_seq);
         let file = OpenOptions::new()
             .read(true)
@@ -726,7 +730,7 @@ impl Store {
     fn compact(&mut self) -> Result<(), StoreError> {
         while self.segments.len() > 1 && self.segments[0].live == 0 {
             if let Some(segment) = self.segments.pop_front() {
-                self.forget_read_ahead();
+                self.read_ahead.get_mut().forget();
                 fs::remove_file(&segment.path).map_err(io_err("delete", &segment.path))?;
                 debug!(path = %segment.path.display(), "MQTT queue: segment compacted");
             }
@@ -923,7 +927,7 @@ impl Store {
         if let Err(e) = segment.file.write_all_at(bytes, segment.size) {
             // Cut off whatever part was written so the file ends on a record boundary.
             let _ = segment.file.set_len(segment.size);
-            self.read_ahead.get_mut().bytes.clear();
+            self.read_ahead.get_mut().forget();
             return Err(io_err("write", &segment.path)(e));
         }
         segment.size += bytes.len() as u64;
@@ -955,7 +959,7 @@ impl Store {
         };
         let _ = segment.file.set_len(self.stage.start);
         segment.size = self.stage.start;
-        self.read_ahead.get_mut().bytes.clear();
+        self.read_ahead.get_mut().forget();
         let path = segment.path.clone();
         let first = records.first().map_or(self.next_seq, |&(seq, _)| seq);
         for &(_, size) in records.iter().rev() {
@@ -1215,32 +1219,20 @@ impl Store {
         let (offset, len) = (u64::from(entry.offset), entry.len as usize);
         let mut window = self.read_ahead.borrow_mut();
         if window.get(segment.base, offset, len).is_none() {
-            // This record and what follows it in the file, up to the segment's valid end.
-            let want =
-                len.max(READ_AHEAD.min(
-                    usize::try_from(segment.size.saturating_sub(offset)).unwrap_or(usize::MAX),
-                ));
+            // This record and what follows it in the file, up to the segment's valid end (all
+            // of which is on disk: nothing is read while a batch is being staged).
+            let rest = usize::try_from(segment.size.saturating_sub(offset)).unwrap_or(usize::MAX);
+            window.forget();
+            window.bytes.resize(len.max(READ_AHEAD.min(rest)), 0);
+            if let Err(e) = segment.file.read_exact_at(&mut window.bytes, offset) {
+                window.forget();
+                return Err(io_err("read", &segment.path)(e));
+            }
             window.base = segment.base;
             window.offset = offset;
-            window.bytes.resize(want, 0);
-            let mut got = 0;
-            while got < want {
-                match segment
-                    .file
-                    .read_at(&mut window.bytes[got..], offset + got as u64)
-                {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        window.bytes.clear();
-                        return Err(io_err("read", &segment.path)(e));
-                    }
-                }
-            }
-            window.bytes.truncate(got);
         }
         let Some(buf) = window.get(segment.base, offset, len) else {
+            // Not after the read above (it holds at least `len` bytes from `offset`).
             let e = io::Error::from(io::ErrorKind::UnexpectedEof);
             return Err(io_err("read", &segment.path)(e));
         };
@@ -1273,11 +1265,6 @@ impl Store {
                 _ => None,
             }),
         )
-    }
-
-    /// Forgets the window of [`Store::read_record`] (see [`ReadAhead`]).
-    fn forget_read_ahead(&mut self) {
-        self.read_ahead.get_mut().bytes.clear();
     }
 
     /// The topic of record `seq` while it is not done (read back from disk), e.g. to name it
