@@ -2,9 +2,10 @@
 //! `EventLoop` and the durable [`Store`].
 //!
 //! Every publish goes through the store first (its future resolves once the record is durable
-//! per the fsync policy), then the worker feeds stored records to the connection in sequence
-//! order, at most `max_inflight` at a time, and completes them in the store on PUBACK/PUBCOMP
-//! (QoS 1/2) or once written to the network (QoS 0). When the connection drops, everything not
+//! per the fsync policy; `batch` fsyncs run off the worker, on the runtime's blocking thread),
+//! then the worker feeds stored records to the connection in sequence order, at most
+//! `max_inflight` at a time, and completes them in the store on PUBACK/PUBCOMP (QoS 1/2) or
+//! once written to the network (QoS 0). When the connection drops, everything not
 //! completed is handed out again, in order, after the next CONNACK. rumqttc's own in-memory
 //! retransmission state is reset on every disconnect: the store is the single source of truth.
 //! Messages are therefore delivered at least once across a reconnect (QoS 2 included: a
@@ -33,7 +34,7 @@
 use super::config::{Protocol, ResolvedMqtt};
 use super::link::{self, Event, LinkError, Reason};
 use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
-use super::store::{NewMessage, Store, StoreError, StoreStats};
+use super::store::{NewMessage, Store, StoreError, StoreStats, SyncJob};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -278,6 +279,27 @@ enum Command {
     /// Tests: die like a killed process (no DISCONNECT, no queue sync).
     #[cfg(test)]
     Crash,
+    /// Tests: make every later queue sync wait for the test's release (a disk that hangs).
+    #[cfg(test)]
+    HoldSyncs(Arc<SyncHold>),
+}
+
+/// Tests: a queue sync announces itself on `started`, then waits for a message on `release`
+/// (or for the sender to go).
+#[cfg(test)]
+pub struct SyncHold {
+    started: mpsc::UnboundedSender<()>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+#[cfg(test)]
+impl SyncHold {
+    fn wait(&self) {
+        let _ = self.started.send(());
+        if let Ok(release) = self.release.lock() {
+            let _ = release.recv();
+        }
+    }
 }
 
 /// Cloneable handle to the MQTT worker. All methods are non-blocking; futures resolve when the
@@ -303,6 +325,8 @@ impl std::fmt::Debug for Command {
             Command::Shutdown { .. } => "Shutdown",
             #[cfg(test)]
             Command::Crash => "Crash",
+            #[cfg(test)]
+            Command::HoldSyncs(_) => "HoldSyncs",
         })
     }
 }
@@ -318,7 +342,8 @@ pub fn send_window(max_inflight: usize, receive_maximum: Option<u16>) -> usize {
 impl MqttHandle {
     /// Opens the durable queue and starts the worker on a thread of its own (a current-thread
     /// tokio runtime), so the queue's disk writes and fsyncs never block the caller's event
-    /// loop; no runtime is needed to call this. The worker connects (and reconnects) on its
+    /// loop; the `batch` fsyncs run on that runtime's blocking thread, so they do not hold up
+    /// the connection either. No runtime is needed to call this. The worker connects (and reconnects) on its
     /// own. The receiver gets every event from the start; [`MqttHandle::events`] gives more.
     pub fn start(
         cfg: ResolvedMqtt,
@@ -359,9 +384,13 @@ impl MqttHandle {
             counters: MqttStats::default(),
             closing: None,
             crashed: false,
+            syncing: None,
+            #[cfg(test)]
+            hold_syncs: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .thread_name("mqtt-sync")
             .build()
             .map_err(MqttError::Thread)?;
         std::thread::Builder::new()
@@ -616,6 +645,20 @@ impl MqttHandle {
     #[cfg(test)]
     pub async fn crash(&self) {
         let _ = self.cmd.send(Command::Crash).await;
+    }
+
+    /// Tests: from now on every queue fdatasync says when it starts (first receiver) and then
+    /// waits for a message on the second (or for it to be dropped) before it runs.
+    #[cfg(test)]
+    pub async fn hold_syncs(&self) -> (mpsc::UnboundedReceiver<()>, std::sync::mpsc::Sender<()>) {
+        let (started, started_rx) = mpsc::unbounded_channel();
+        let (release_tx, release) = std::sync::mpsc::channel();
+        let hold = SyncHold {
+            started,
+            release: std::sync::Mutex::new(release),
+        };
+        let _ = self.cmd.send(Command::HoldSyncs(Arc::new(hold))).await;
+        (started_rx, release_tx)
     }
 
     /// Graceful stop: syncs the queue, publishes a retained `offline`, disconnects (so the
@@ -1020,6 +1063,11 @@ struct Worker {
     closing: Option<Closing>,
     /// Tests: stop now as if killed.
     crashed: bool,
+    /// The queue's fdatasync running on the runtime's blocking thread, if one is: a slow disk
+    /// (an SD card under write-back can take 100s of ms) never stalls sends, acks or accepts.
+    syncing: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+    #[cfg(test)]
+    hold_syncs: Option<Arc<SyncHold>>,
 }
 
 struct Closing {
@@ -1054,6 +1102,7 @@ impl Worker {
                             None => self.begin_close(None),
                         },
                         _ = ticker.tick() => self.on_tick(),
+                        result = sync_finished(&mut self.syncing) => self.on_synced(result),
                         _ = sleep_until_opt(deadline) => break Wake::Stop,
                     }
                     self.update_stats();
@@ -1091,6 +1140,10 @@ impl Worker {
             }
             self.update_stats();
         }
+        if self.syncing.is_some() {
+            let result = sync_finished(&mut self.syncing).await;
+            self.on_synced(result);
+        }
         if let Err(e) = self.store.sync(Instant::now()) {
             warn!(error = %e, "MQTT: could not sync the queue on shutdown");
         }
@@ -1116,6 +1169,7 @@ impl Worker {
                     None => self.begin_close(None),
                 },
                 _ = ticker.tick() => self.on_tick(),
+                result = sync_finished(&mut self.syncing) => self.on_synced(result),
             }
             self.update_stats();
             if self.closing.is_some() {
@@ -1163,15 +1217,43 @@ impl Worker {
     }
 
     fn on_tick(&mut self) {
-        if let Err(e) = self.store.tick(Instant::now()) {
-            warn!(error = %e, "MQTT: queue sync failed");
-            self.emit(MqttEvent::Error {
-                message: e.to_string(),
-            });
+        // One sync at a time: what is written meanwhile goes with the next one.
+        if self.syncing.is_none() {
+            match self.store.tick_job(Instant::now()) {
+                Ok(None) => {}
+                Ok(Some(job)) => {
+                    #[cfg(test)]
+                    let hold = self.hold_syncs.clone();
+                    self.syncing = Some(tokio::task::spawn_blocking(move || {
+                        #[cfg(test)]
+                        if let Some(hold) = hold {
+                            hold.wait();
+                        }
+                        SyncJob::run(job)
+                    }));
+                }
+                Err(e) => self.sync_error(&e),
+            }
         }
         for filter in self.subs.sweep() {
             self.send_unsubscribe(filter);
         }
+    }
+
+    /// The background sync ended (see [`Worker::syncing`]).
+    fn on_synced(&mut self, result: Result<(), StoreError>) {
+        self.syncing = None;
+        if let Err(e) = result {
+            self.store.sync_failed();
+            self.sync_error(&e);
+        }
+    }
+
+    fn sync_error(&self, e: &StoreError) {
+        warn!(error = %e, "MQTT: queue sync failed");
+        self.emit(MqttEvent::Error {
+            message: e.to_string(),
+        });
     }
 
     /// rumqttc (v5) keeps the in-flight slot of every refused QoS 2 message; before its window
@@ -1261,6 +1343,8 @@ impl Worker {
             Command::Shutdown { reply } => self.begin_close(Some(reply)),
             #[cfg(test)]
             Command::Crash => self.crashed = true,
+            #[cfg(test)]
+            Command::HoldSyncs(hold) => self.hold_syncs = Some(hold),
         }
     }
 
@@ -1563,6 +1647,22 @@ impl Worker {
             self.emit(MqttEvent::Error { message });
         }
     }
+}
+
+/// The result of the background sync, once it ends; never, when none runs.
+async fn sync_finished(
+    syncing: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+) -> Result<(), StoreError> {
+    let Some(handle) = syncing else {
+        return std::future::pending().await;
+    };
+    handle.await.unwrap_or_else(|e| {
+        Err(StoreError::Io {
+            op: "fsync",
+            path: std::path::PathBuf::from("(queue)"),
+            source: std::io::Error::other(format!("the sync thread failed: {e}")),
+        })
+    })
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {

@@ -202,6 +202,66 @@ async fn enqueued_publishes_keep_the_hand_over_order() {
     client.shutdown().await;
 }
 
+/// A queue fdatasync that hangs (an SD card busy with write-back can take seconds) holds up
+/// neither sends nor acknowledgements: it runs off the worker. What is written meanwhile goes
+/// with the next sync; the shutdown waits for the one running, and nothing replays after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_queue_sync_holds_up_no_publish() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let disk = |dir: &Path| {
+        let mut cfg = settings("slow-disk", broker.port(), dir);
+        cfg.store.fsync = FsyncPolicy::Batch(Duration::from_millis(20));
+        cfg
+    };
+    let (sub_client, _) =
+        MqttHandle::start(settings("slow-disk-sub", broker.port(), dir.path())).expect("start");
+    let mut sub = subscribe(&sub_client, "disk", QoS::AtLeastOnce).await;
+    let (client, _) = MqttHandle::start(disk(dir.path())).expect("start");
+    let (mut started, release) = client.hold_syncs().await;
+    publish(&client, "disk", "first", QoS::AtLeastOnce).await;
+    within("a sync to start", started.recv())
+        .await
+        .expect("hold alive");
+
+    for i in 0..200u32 {
+        publish(&client, "disk", format!("m{i}"), QoS::AtLeastOnce).await;
+    }
+    let stats = wait_stats(&client, "acks while the sync hangs", |s| {
+        s.acked == 201 && s.queued == 0 && s.inflight == 0
+    })
+    .await;
+    assert!(stats.connected);
+    assert_eq!(text(&recv(&mut sub).await), "first");
+    for i in 0..200u32 {
+        assert_eq!(text(&recv(&mut sub).await), format!("m{i}"));
+    }
+    assert!(started.try_recv().is_err(), "one sync at a time");
+
+    release.send(()).expect("the sync waits");
+    within(
+        "the next sync, for what was written meanwhile",
+        started.recv(),
+    )
+    .await
+    .expect("hold alive");
+    let stopping = tokio::spawn({
+        let client = client.clone();
+        async move { client.shutdown().await }
+    });
+    drop(release);
+    within("shutdown", stopping).await.expect("join");
+
+    // Everything was acknowledged and that is on disk: a restart sends nothing again.
+    let (client, _) = MqttHandle::start(disk(dir.path())).expect("restart");
+    publish(&client, "disk", "after the restart", QoS::AtLeastOnce).await;
+    assert_eq!(text(&recv(&mut sub).await), "after the restart");
+    let stats = wait_stats(&client, "its ack", |s| s.acked >= 1 && s.queued == 0).await;
+    assert_eq!(stats.acked, 1, "only the new message was sent");
+    client.shutdown().await;
+    sub_client.shutdown().await;
+}
+
 /// Next presence message, skipping those of the observing clients themselves.
 async fn next_status(sub: &mut Subscription) -> Delivery {
     loop {

@@ -66,7 +66,9 @@ const READ_AHEAD: usize = 64 * 1024;
 pub enum FsyncPolicy {
     /// After every append: slowest, survives power loss record by record.
     Always,
-    /// At most once per interval, driven by the caller's clock in `append`/`tick`.
+    /// At most once per interval, driven by the caller's clock in `tick` (or
+    /// [`Store::tick_job`], to run the fdatasync on another thread): never in `append`, so a
+    /// slow disk does not hold up the caller.
     Batch(Duration),
     /// Never: survives a crash of the agent (page cache) but not a power cut.
     Never,
@@ -321,6 +323,28 @@ impl Segment {
     }
 }
 
+/// One round of fdatasync taken out of the store ([`Store::tick_job`]): duplicated descriptors of
+/// the segment files (and the directory) written since the last sync, so it can run on another
+/// thread while the store goes on writing. A file deleted meanwhile is synced harmlessly.
+#[derive(Debug)]
+pub struct SyncJob {
+    files: Vec<(PathBuf, File)>,
+    dir: Option<(PathBuf, File)>,
+}
+
+impl SyncJob {
+    /// fdatasync of every file, then fsync of the directory; blocks.
+    pub fn run(self) -> Result<(), StoreError> {
+        for (path, file) in &self.files {
+            file.sync_data().map_err(io_err("fsync", path))?;
+        }
+        if let Some((path, dir)) = &self.dir {
+            dir.sync_all().map_err(io_err("sync directory", path))?;
+        }
+        Ok(())
+    }
+}
+
 /// The durable queue. See the module documentation for the format and the guarantees.
 #[derive(Debug)]
 pub struct Store {
@@ -339,8 +363,11 @@ pub struct Store {
     corrupt: u64,
     /// Runs of done records not yet written as ack records.
     ack_runs: Vec<(u64, u32)>,
-    /// Data written since the last fdatasync.
-    dirty: bool,
+    /// Base of the oldest segment written since the last fdatasync (a rotation leaves the old
+    /// segment's tail to sync as well); `None` when everything written is synced.
+    unsynced_from: Option<u64>,
+    /// A segment file was created since the directory was last synced.
+    dir_unsynced: bool,
     last_sync: Instant,
     scratch: Vec<u8>,
     stage: Stage,
@@ -541,7 +568,8 @@ impl Store {
             rejected: 0,
             corrupt: 0,
             ack_runs: Vec::new(),
-            dirty: false,
+            unsynced_from: None,
+            dir_unsynced: false,
             last_sync: now,
             scratch: Vec::new(),
             stage: Stage::default(),
@@ -710,11 +738,9 @@ impl Store {
             .truncate(true)
             .open(&path)
             .map_err(io_err("create", &path))?;
-        if self.opts.fsync != FsyncPolicy::Never {
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("sync directory", &self.dir))?;
-        }
+        // The new name is durable with the next sync (at once under `always`: the append
+        // that rotated syncs before it returns).
+        self.dir_unsynced |= self.opts.fsync != FsyncPolicy::Never;
         self.segments.push_back(Segment {
             base: self.next_seq,
             path,
@@ -863,8 +889,8 @@ impl Store {
         self.next_seq += 1;
         self.pending += 1;
         self.queued_bytes += size;
-        if !self.stage.active {
-            self.maybe_sync(now)?;
+        if !self.stage.active && self.opts.fsync == FsyncPolicy::Always {
+            self.sync_now(now)?;
         }
         self.compact()?;
         let dropped = dropped + self.bound_disk_use()?;
@@ -921,7 +947,8 @@ impl Store {
             }
             self.stage.buf.extend_from_slice(bytes);
             segment.size += bytes.len() as u64;
-            self.dirty = true;
+            let base = segment.base;
+            self.unsynced_from.get_or_insert(base);
             return Ok(());
         }
         if let Err(e) = segment.file.write_all_at(bytes, segment.size) {
@@ -931,7 +958,8 @@ impl Store {
             return Err(io_err("write", &segment.path)(e));
         }
         segment.size += bytes.len() as u64;
-        self.dirty = true;
+        let base = segment.base;
+        self.unsynced_from.get_or_insert(base);
         Ok(())
     }
 
@@ -1038,7 +1066,10 @@ impl Store {
         self.stage.rolled_back_from = None;
         if let Err(e) = self.flush_stage() {
             fail_from(&mut results, self.stage.rolled_back_from, &e);
-        } else if let Err(e) = self.maybe_sync(now) {
+        } else if let Err(e) = match self.opts.fsync {
+            FsyncPolicy::Always => self.sync_now(now),
+            _ => Ok(()),
+        } {
             // Written but not synced: as with `append`, the messages stay queued.
             fail_from(&mut results, Some(0), &e);
         }
@@ -1079,28 +1110,63 @@ impl Store {
         None
     }
 
-    fn maybe_sync(&mut self, now: Instant) -> Result<(), StoreError> {
-        let due = match self.opts.fsync {
+    /// Whether the policy wants an fdatasync at `now` (if anything is unsynced).
+    fn sync_due(&self, now: Instant) -> bool {
+        match self.opts.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::Batch(every) => now.saturating_duration_since(self.last_sync) >= every,
             FsyncPolicy::Never => false,
-        };
-        if due && self.dirty {
-            self.sync_data(now)?;
         }
-        Ok(())
     }
 
-    fn sync_data(&mut self, now: Instant) -> Result<(), StoreError> {
-        if let Some(segment) = self.segments.back() {
-            segment
-                .file
-                .sync_data()
-                .map_err(io_err("fsync", &segment.path))?;
+    /// Written data (or a created segment name) not yet synced.
+    fn is_dirty(&self) -> bool {
+        self.unsynced_from.is_some() || self.dir_unsynced
+    }
+
+    /// Takes out the fdatasync work there is: every segment file written since the last sync
+    /// and the directory if a segment was created. The store counts it as synced from here; if
+    /// the job fails, [`Store::sync_failed`] makes the next sync cover it again.
+    fn take_sync(&mut self, now: Instant) -> Result<Option<SyncJob>, StoreError> {
+        if !self.is_dirty() {
+            return Ok(None);
         }
-        self.dirty = false;
+        let mut files = Vec::new();
+        if let Some(from) = self.unsynced_from {
+            for segment in self.segments.iter().filter(|s| s.base >= from) {
+                let file = segment
+                    .file
+                    .try_clone()
+                    .map_err(io_err("fsync", &segment.path))?;
+                files.push((segment.path.clone(), file));
+            }
+        }
+        let dir = match self.dir_unsynced {
+            true => Some((
+                self.dir.clone(),
+                File::open(&self.dir).map_err(io_err("sync directory", &self.dir))?,
+            )),
+            false => None,
+        };
+        self.unsynced_from = None;
+        self.dir_unsynced = false;
         self.last_sync = now;
-        Ok(())
+        Ok(Some(SyncJob { files, dir }))
+    }
+
+    /// A [`SyncJob`] taken from this store failed: everything it may have covered is unsynced
+    /// again, so the next sync retries it.
+    pub fn sync_failed(&mut self) {
+        self.unsynced_from = self.segments.front().map(|s| s.base);
+        self.dir_unsynced = self.opts.fsync != FsyncPolicy::Never;
+    }
+
+    /// Runs the sync work there is on this thread.
+    fn sync_now(&mut self, now: Instant) -> Result<(), StoreError> {
+        let Some(job) = self.take_sync(now)? else {
+            return Ok(());
+        };
+        job.run().inspect_err(|_| self.sync_failed())
     }
 
     fn flush_acks(&mut self) -> Result<(), StoreError> {
@@ -1120,23 +1186,33 @@ impl Store {
     /// Periodic work driven by the caller's clock: persists buffered acks and runs the batch
     /// fsync when its interval has passed.
     pub fn tick(&mut self, now: Instant) -> Result<(), StoreError> {
+        match self.tick_job(now)? {
+            Some(job) => job.run().inspect_err(|_| self.sync_failed()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Store::tick`] with the fdatasync handed back instead of run: the caller runs the job
+    /// on another thread (and reports a failure with [`Store::sync_failed`]) while it goes on
+    /// appending and sending. Acks are written here, synced with the job.
+    pub fn tick_job(&mut self, now: Instant) -> Result<Option<SyncJob>, StoreError> {
         self.flush_acks()?;
-        self.maybe_sync(now)
+        match self.sync_due(now) {
+            true => self.take_sync(now),
+            false => Ok(None),
+        }
     }
 
     /// Persists buffered acks and fsyncs now, whatever the policy says.
     pub fn sync(&mut self, now: Instant) -> Result<(), StoreError> {
         self.flush_acks()?;
-        if self.dirty {
-            self.sync_data(now)?;
-        }
-        Ok(())
+        self.sync_now(now)
     }
 
     /// When `tick` next has work to do under the `batch` policy, if anything is unsynced.
     pub fn sync_deadline(&self) -> Option<Instant> {
         match self.opts.fsync {
-            FsyncPolicy::Batch(every) if self.dirty || !self.ack_runs.is_empty() => {
+            FsyncPolicy::Batch(every) if self.is_dirty() || !self.ack_runs.is_empty() => {
                 Some(self.last_sync + every)
             }
             _ => None,
@@ -2065,11 +2141,20 @@ mod tests {
             t0 + Duration::from_millis(50),
         )
         .expect("append");
-        assert!(s.dirty, "not yet synced within the interval");
+        assert!(s.is_dirty(), "not yet synced within the interval");
+        s.append(
+            "t",
+            b"3",
+            QoS::AtLeastOnce,
+            false,
+            t0 + Duration::from_millis(150),
+        )
+        .expect("append");
+        assert!(s.is_dirty(), "batch: an append never syncs, only tick does");
         s.tick(t0 + Duration::from_millis(99)).expect("tick");
-        assert!(s.dirty);
+        assert!(s.is_dirty());
         s.tick(t0 + Duration::from_millis(100)).expect("tick");
-        assert!(!s.dirty, "synced once the interval passed");
+        assert!(!s.is_dirty(), "synced once the interval passed");
         assert_eq!(s.sync_deadline(), None);
 
         let mut o = opts(1 << 20, FullPolicy::RejectNew);
@@ -2078,7 +2163,97 @@ mod tests {
         let mut s = Store::open(dir2.path(), o, t0).expect("open");
         s.append("t", b"1", QoS::AtLeastOnce, false, t0)
             .expect("append");
-        assert!(!s.dirty, "always: synced by append");
+        assert!(!s.is_dirty(), "always: synced by append");
+    }
+
+    /// Paths a sync job covers (segment files, then the directory if it is synced).
+    fn job_paths(job: &SyncJob) -> (Vec<PathBuf>, bool) {
+        let files = job.files.iter().map(|(p, _)| p.clone()).collect();
+        (files, job.dir.is_some())
+    }
+
+    fn segment_paths(s: &Store) -> Vec<PathBuf> {
+        s.segments.iter().map(|seg| seg.path.clone()).collect()
+    }
+
+    #[test]
+    fn a_sync_job_covers_every_segment_written_since_the_last_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t0 = Instant::now();
+        let every = Duration::from_millis(100);
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.fsync = FsyncPolicy::Batch(every);
+        let mut s = Store::open(dir.path(), o, t0).expect("open");
+        let first = s.tick_job(t0 + every).expect("tick").expect("a job");
+        assert_eq!(
+            job_paths(&first),
+            (vec![], true),
+            "the new (empty) file's name"
+        );
+        first.run().expect("sync");
+
+        // Rotations: the tails of the segments before the active one must be synced too.
+        for i in 0..40u32 {
+            s.append("t", &[i as u8; 100], QoS::AtLeastOnce, false, t0)
+                .expect("append");
+        }
+        assert!(
+            s.segments.len() >= 3,
+            "rotated: {} segments",
+            s.segments.len()
+        );
+        assert!(
+            s.tick_job(t0 + every).expect("tick").is_none(),
+            "not yet due"
+        );
+        let job = s.tick_job(t0 + every * 2).expect("tick").expect("a job");
+        assert_eq!(job_paths(&job), (segment_paths(&s), true));
+        assert!(!s.is_dirty(), "counted as synced once taken");
+        assert_eq!(s.sync_deadline(), None);
+
+        // Only the active segment written since: only it, no directory.
+        s.append("t", b"x", QoS::AtLeastOnce, false, t0 + every * 2)
+            .expect("append");
+        let active = segment_paths(&s).pop().expect("active");
+        let (files, dir_synced) =
+            job_paths(&s.tick_job(t0 + every * 3).expect("tick").expect("a job"));
+        assert_eq!((files, dir_synced), (vec![active], false));
+
+        // A failed job: the next one covers everything again.
+        s.append("t", b"y", QoS::AtLeastOnce, false, t0 + every * 3)
+            .expect("append");
+        let failed = s.tick_job(t0 + every * 4).expect("tick").expect("a job");
+        drop(failed);
+        s.sync_failed();
+        assert!(s.is_dirty());
+        let retry = s.tick_job(t0 + every * 5).expect("tick").expect("a job");
+        assert_eq!(job_paths(&retry), (segment_paths(&s), true));
+        retry.run().expect("sync");
+        assert!(
+            s.tick_job(t0 + every * 6).expect("tick").is_none(),
+            "all synced"
+        );
+    }
+
+    #[test]
+    fn always_syncs_a_batch_that_rotated_before_it_returns() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t0 = Instant::now();
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.fsync = FsyncPolicy::Always;
+        let mut s = Store::open(dir.path(), o, t0).expect("open");
+        let batch = (0..30u32).map(|i| NewMessage {
+            topic: "t".to_owned(),
+            payload: vec![i as u8; 100],
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: None,
+            accepted_unix_ms: 0,
+        });
+        let results = s.append_many(batch, t0);
+        assert!(results.iter().all(|r| r.is_ok()));
+        assert!(s.segments.len() >= 3, "rotated within the batch");
+        assert!(!s.is_dirty(), "every segment the batch wrote is synced");
     }
 
     #[test]
