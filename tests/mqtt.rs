@@ -320,6 +320,50 @@ async function finish() {{
     assert_every_number_in_order(&numbers, 0..TOTAL);
 }
 
+/// Publishes from thousands of short macrotasks: each is a batch of its own, handed over by the
+/// binding's hand-over task while the MQTT worker works through the ones before. They reach the
+/// broker in call order and get consecutive sequence numbers. (All at QoS 1: the broker may reorder messages of
+/// different QoS levels.)
+#[test]
+fn publishes_from_many_macrotasks_keep_call_order() {
+    const TOTAL: u32 = 5000;
+    let broker = Mosquitto::start();
+    let topic = "ganglion/burst/n";
+    let observer = Observer::connect(broker.port(), "burst-obs", &[topic], true);
+    let s = agent(
+        "burst",
+        &url(broker.port()),
+        &script(&format!(
+            r#"
+const topic = mqtt.topic('n');
+const accepted = [];
+for (let i = 0; i < {TOTAL}; i++) {{
+  accepted.push(mqtt.publish(topic, String(i), {{ qos: 1 }}));
+  if (i % 3 !== 0) await new Promise((r) => setImmediate(r));
+}}
+const seqs = await Promise.all(accepted);
+const consecutive = seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1);
+const stats = await drained((s) => s.acked >= {TOTAL} && s.queued === 0 && s.inflight === 0);
+console.log('done', JSON.stringify({{ consecutive, ...stats }}));
+process.exit(0);
+"#
+        )),
+    );
+    let run = run(&s);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let stats = json_line(&run.script_lines(), "done");
+    assert_eq!(stats["consecutive"], true, "{stats}");
+    assert_eq!(stats["sent"], TOTAL, "{stats}");
+    assert_eq!(stats["acked"], TOTAL, "{stats}");
+    let numbers = numbers_until(&observer, topic, TOTAL - 1);
+    assert_eq!(
+        numbers.len(),
+        TOTAL as usize,
+        "no repeats without a reconnect"
+    );
+    assert_every_number_in_order(&numbers, 0..TOTAL);
+}
+
 /// The broker dies (SIGKILL), the script publishes on, the agent is SIGKILLed too; both come
 /// back and every message the script saw accepted reaches the broker, in order.
 #[test]
