@@ -90,6 +90,8 @@ pub struct Machine {
     pub load_mid: String,
     /// Load average at the end.
     pub load_end: String,
+    /// How much of cross/link-order.txt names functions of the binary measured.
+    pub link_order: String,
 }
 
 impl Machine {
@@ -149,8 +151,53 @@ impl Machine {
             load_start: crate::loadavg(),
             load_mid: String::new(),
             load_end: String::new(),
+            link_order: link_order(&setup.root, &setup.ganglion),
         }
     }
+}
+
+/// How much of cross/link-order.txt names functions defined in `bin` (by `nm`). Its names carry
+/// crate hashes, which change with a dependency or the compiler; stale names are skipped by the
+/// linker, so nothing fails, but the idle RSS grows. None of Ganglion's own functions found means
+/// the file is stale: say so loudly, here and in the results.
+fn link_order(root: &Path, bin: &Path) -> String {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return "not used on this target (x86_64 Linux only)".to_owned();
+    }
+    let Ok(listed) = std::fs::read_to_string(root.join("cross/link-order.txt")) else {
+        return "cross/link-order.txt missing".to_owned();
+    };
+    let symbols = match Command::new("nm").arg("--defined-only").arg(bin).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => return "not checked (`nm` failed)".to_owned(),
+    };
+    let defined: std::collections::HashSet<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    let (mut listed_all, mut found_all, mut listed_own, mut found_own) = (0, 0, 0, 0);
+    for name in listed.lines().filter(|l| !l.is_empty()) {
+        let found = usize::from(defined.contains(name));
+        listed_all += 1;
+        found_all += found;
+        if name.contains("ganglion") {
+            listed_own += 1;
+            found_own += found;
+        }
+    }
+    if listed_own > 0 && found_own == 0 {
+        let text = format!(
+            "STALE: none of the {listed_own} functions of Ganglion's own crates that \
+             cross/link-order.txt lists is in this build (a dependency or the compiler changed); \
+             the idle RSS is higher until `cross/link-order.sh` is run again"
+        );
+        tracing::warn!("link order {text}");
+        return text;
+    }
+    format!(
+        "cross/link-order.txt: {found_all} of its {listed_all} names (of the release and the \
+         benchmark builds) are in the binary measured, {found_own} of Ganglion's own crates"
+    )
 }
 
 /// Everything measured.
@@ -332,6 +379,7 @@ pub fn markdown(r: &Results) -> String {
         "- Node.js {}, MQTT.js {}, {}, {}",
         m.node, m.mqttjs, m.mosquitto, m.rustc
     );
+    let _ = writeln!(s, "- Code layout: {}", m.link_order);
     let _ = writeln!(
         s,
         "- {} runs per figure as fresh processes (start-up: {}), median (min–max); {} readings per \
