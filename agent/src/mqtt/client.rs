@@ -285,20 +285,23 @@ enum Command {
 }
 
 /// Tests: a queue sync announces itself on `started`, then waits for a message on `release`
-/// (or for the sender to go).
+/// (or for the sender to go): `true` makes it fail as a broken disk would.
 #[cfg(test)]
 pub struct SyncHold {
     started: mpsc::UnboundedSender<()>,
-    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<bool>>,
 }
 
 #[cfg(test)]
 impl SyncHold {
-    fn wait(&self) {
+    /// Whether the sync is to fail.
+    fn wait(&self) -> bool {
         let _ = self.started.send(());
-        if let Ok(release) = self.release.lock() {
-            let _ = release.recv();
-        }
+        self.release
+            .lock()
+            .ok()
+            .and_then(|release| release.recv().ok())
+            .unwrap_or(false)
     }
 }
 
@@ -648,9 +651,10 @@ impl MqttHandle {
     }
 
     /// Tests: from now on every queue fdatasync says when it starts (first receiver) and then
-    /// waits for a message on the second (or for it to be dropped) before it runs.
+    /// waits for a message on the second (or for it to be dropped) before it runs; `true` makes
+    /// it fail instead.
     #[cfg(test)]
-    pub async fn hold_syncs(&self) -> (mpsc::UnboundedReceiver<()>, std::sync::mpsc::Sender<()>) {
+    pub async fn hold_syncs(&self) -> (mpsc::UnboundedReceiver<()>, std::sync::mpsc::Sender<bool>) {
         let (started, started_rx) = mpsc::unbounded_channel();
         let (release_tx, release) = std::sync::mpsc::channel();
         let hold = SyncHold {
@@ -1226,8 +1230,12 @@ impl Worker {
                     let hold = self.hold_syncs.clone();
                     self.syncing = Some(tokio::task::spawn_blocking(move || {
                         #[cfg(test)]
-                        if let Some(hold) = hold {
-                            hold.wait();
+                        if hold.is_some_and(|hold| hold.wait()) {
+                            return Err(StoreError::Io {
+                                op: "fsync",
+                                path: std::path::PathBuf::from("(test)"),
+                                source: std::io::Error::other("test: the disk failed"),
+                            });
                         }
                         SyncJob::run(job)
                     }));

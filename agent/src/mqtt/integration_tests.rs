@@ -238,7 +238,7 @@ async fn a_hanging_queue_sync_holds_up_no_publish() {
     }
     assert!(started.try_recv().is_err(), "one sync at a time");
 
-    release.send(()).expect("the sync waits");
+    release.send(false).expect("the sync waits");
     within(
         "the next sync, for what was written meanwhile",
         started.recv(),
@@ -260,6 +260,43 @@ async fn a_hanging_queue_sync_holds_up_no_publish() {
     assert_eq!(stats.acked, 1, "only the new message was sent");
     client.shutdown().await;
     sub_client.shutdown().await;
+}
+
+/// A queue fdatasync that fails (a broken disk) is reported as an `error` event naming the
+/// fsync, the worker goes on sending, and the next sync follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_queue_sync_is_reported_and_the_next_one_follows() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cfg = settings("bad-disk", broker.port(), dir.path());
+    cfg.store.fsync = FsyncPolicy::Batch(Duration::from_millis(20));
+    let (client, mut events) = MqttHandle::start(cfg).expect("start");
+    let (mut started, release) = client.hold_syncs().await;
+    publish(&client, "disk", "one", QoS::AtLeastOnce).await;
+    within("a sync to start", started.recv())
+        .await
+        .expect("hold alive");
+    release.send(true).expect("the sync waits");
+    let message = loop {
+        match within("the error event", events.recv()).await {
+            Ok(MqttEvent::Error { message }) => break message,
+            Ok(_) => continue,
+            Err(e) => panic!("event stream: {e}"),
+        }
+    };
+    assert!(
+        message.contains("fsync") && message.contains("test: the disk failed"),
+        "{message}"
+    );
+    within("the next sync", started.recv())
+        .await
+        .expect("hold alive");
+    release.send(false).expect("the next sync waits");
+    publish(&client, "disk", "two", QoS::AtLeastOnce).await;
+    let stats = wait_stats(&client, "both acked", |s| s.acked == 2 && s.queued == 0).await;
+    assert!(stats.connected);
+    drop(release);
+    client.shutdown().await;
 }
 
 /// Next presence message, skipping those of the observing clients themselves.
