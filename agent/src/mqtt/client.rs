@@ -34,7 +34,7 @@
 use super::config::{Protocol, ResolvedMqtt};
 use super::link::{self, Event, LinkError, Reason};
 use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
-use super::store::{NewMessage, Store, StoreError, StoreStats, SyncJob};
+use super::store::{FsyncPolicy, NewMessage, Store, StoreError, StoreStats, SyncJob};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -1221,9 +1221,21 @@ impl Worker {
     }
 
     fn on_tick(&mut self) {
-        // One sync at a time: what is written meanwhile goes with the next one.
-        if self.syncing.is_none() {
-            match self.store.tick_job(Instant::now()) {
+        let now = Instant::now();
+        if self.store.options().fsync == FsyncPolicy::Always {
+            // Inline, as every append's own sync is: a sync running elsewhere at the same time
+            // could take the write error an append must report (Linux reports it once per open
+            // file, and the job's descriptors share it).
+            if let Err(e) = self.store.tick(now) {
+                self.sync_error(&e);
+            }
+        } else if self.syncing.is_some() {
+            // One sync at a time: the acks written now go with the next one.
+            if let Err(e) = self.store.persist_acks() {
+                self.sync_error(&e);
+            }
+        } else {
+            match self.store.tick_job(now) {
                 Ok(None) => {}
                 Ok(Some(job)) => {
                     #[cfg(test)]

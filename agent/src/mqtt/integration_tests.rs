@@ -249,10 +249,17 @@ async fn a_hanging_queue_sync_holds_up_no_publish() {
         let client = client.clone();
         async move { client.shutdown().await }
     });
+    // The rest of a shutdown (offline message, DISCONNECT) takes milliseconds on loopback; this
+    // one must still be waiting for the held sync.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the shutdown waits for the running sync"
+    );
     drop(release);
     within("shutdown", stopping).await.expect("join");
 
-    // Everything was acknowledged and that is on disk: a restart sends nothing again.
+    // Everything was acknowledged and the acks were written: a restart sends nothing again.
     let (client, _) = MqttHandle::start(disk(dir.path())).expect("restart");
     publish(&client, "disk", "after the restart", QoS::AtLeastOnce).await;
     assert_eq!(text(&recv(&mut sub).await), "after the restart");
@@ -263,7 +270,8 @@ async fn a_hanging_queue_sync_holds_up_no_publish() {
 }
 
 /// A queue fdatasync that fails (a broken disk) is reported as an `error` event naming the
-/// fsync, the worker goes on sending, and the next sync follows.
+/// fsync, the worker goes on sending, and the next sync follows. (That the next one covers
+/// everything again is the store's unit test.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_queue_sync_is_reported_and_the_next_one_follows() {
     let broker = Mosquitto::start();

@@ -253,7 +253,7 @@ struct Stage {
     rolled_back_from: Option<u64>,
     /// Tests: the next staged write fails as if the disk did.
     #[cfg(test)]
-    fail_next: bool,
+    fail_nth: u32,
 }
 
 /// Result of a successful append.
@@ -376,6 +376,9 @@ pub struct Store {
     recent_bytes: usize,
     /// The part of a segment file last read back (see [`READ_AHEAD`]).
     read_ahead: RefCell<ReadAhead>,
+    /// Tests: segment files synced on the store's own thread, in order.
+    #[cfg(test)]
+    synced: Vec<PathBuf>,
 }
 
 /// A window of one segment file as read from disk. Bytes below a segment's size never change
@@ -576,6 +579,8 @@ impl Store {
             recent: VecDeque::new(),
             recent_bytes: 0,
             read_ahead: RefCell::default(),
+            #[cfg(test)]
+            synced: Vec::new(),
         };
         let mut acks = Vec::new();
         let count = bases.len();
@@ -979,9 +984,16 @@ impl Store {
         }
         let result = segment.file.write_all_at(&self.stage.buf, self.stage.start);
         #[cfg(test)]
-        let result = match std::mem::take(&mut self.stage.fail_next) {
-            true => Err(io::Error::other("test: disk failure")),
-            false => result,
+        let result = match self.stage.fail_nth {
+            0 => result,
+            1 => {
+                self.stage.fail_nth = 0;
+                Err(io::Error::other("test: disk failure"))
+            }
+            n => {
+                self.stage.fail_nth = n - 1;
+                result
+            }
         };
         self.stage.buf.clear();
         let records = std::mem::take(&mut self.stage.records);
@@ -1069,12 +1081,14 @@ impl Store {
         self.stage.rolled_back_from = None;
         if let Err(e) = self.flush_stage() {
             fail_from(&mut results, self.stage.rolled_back_from, &e);
-        } else if let Err(e) = match self.opts.fsync {
-            FsyncPolicy::Always => self.sync_now(now),
-            _ => Ok(()),
-        } {
-            // Written but not synced: as with `append`, the messages stay queued.
-            fail_from(&mut results, Some(0), &e);
+        }
+        // Under `always` even after a failed write: the records before it (in a segment that a
+        // rotation closed) are reported stored, so they must be on stable storage first.
+        if self.opts.fsync == FsyncPolicy::Always {
+            if let Err(e) = self.sync_now(now) {
+                // Written but not synced: as with `append`, the messages stay queued.
+                fail_from(&mut results, Some(0), &e);
+            }
         }
         results
     }
@@ -1157,8 +1171,10 @@ impl Store {
         Ok(Some(SyncJob { files, dir }))
     }
 
-    /// A [`SyncJob`] taken from this store failed: everything it may have covered is unsynced
-    /// again, so the next sync retries it.
+    /// A [`SyncJob`] taken from this store failed: everything it may have covered counts as
+    /// unsynced again, so the next sync covers it. (After a failed fdatasync Linux may have
+    /// dropped the dirty pages, so a later success proves less than it seems; the failure is
+    /// what the caller reports.)
     pub fn sync_failed(&mut self) {
         self.unsynced_from = self.segments.front().map(|s| s.base);
         self.dir_unsynced = self.opts.fsync != FsyncPolicy::Never;
@@ -1169,7 +1185,18 @@ impl Store {
         let Some(job) = self.take_sync(now)? else {
             return Ok(());
         };
-        job.run().inspect_err(|_| self.sync_failed())
+        #[cfg(test)]
+        let paths: Vec<PathBuf> = job.files.iter().map(|(p, _)| p.clone()).collect();
+        job.run().inspect_err(|_| self.sync_failed())?;
+        #[cfg(test)]
+        self.synced.extend(paths);
+        Ok(())
+    }
+
+    /// Writes the buffered acks (they are synced with the next sync): for a caller whose sync
+    /// job is still running.
+    pub fn persist_acks(&mut self) -> Result<(), StoreError> {
+        self.flush_acks()
     }
 
     fn flush_acks(&mut self) -> Result<(), StoreError> {
@@ -2235,25 +2262,51 @@ mod tests {
         );
     }
 
-    #[test]
-    fn always_syncs_a_batch_that_rotated_before_it_returns() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let t0 = Instant::now();
-        let mut o = opts(1 << 20, FullPolicy::RejectNew);
-        o.fsync = FsyncPolicy::Always;
-        let mut s = Store::open(dir.path(), o, t0).expect("open");
-        let batch = (0..30u32).map(|i| NewMessage {
+    fn batch_of(n: u32) -> impl Iterator<Item = NewMessage> {
+        (0..n).map(|i| NewMessage {
             topic: "t".to_owned(),
             payload: vec![i as u8; 100],
             qos: QoS::AtLeastOnce,
             retain: false,
             properties: None,
             accepted_unix_ms: 0,
-        });
-        let results = s.append_many(batch, t0);
+        })
+    }
+
+    #[test]
+    fn always_syncs_every_segment_a_rotating_batch_wrote_before_it_returns() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t0 = Instant::now();
+        let mut o = opts(1 << 20, FullPolicy::RejectNew);
+        o.fsync = FsyncPolicy::Always;
+        let mut s = Store::open(dir.path(), o.clone(), t0).expect("open");
+        let results = s.append_many(batch_of(30), t0);
         assert!(results.iter().all(|r| r.is_ok()));
         assert!(s.segments.len() >= 3, "rotated within the batch");
-        assert!(!s.is_dirty(), "every segment the batch wrote is synced");
+        let mut synced = s.synced.clone();
+        synced.sort();
+        synced.dedup();
+        assert_eq!(synced, segment_paths(&s), "the closed segments' tails too");
+        assert!(!s.is_dirty());
+
+        // The batch's last write fails after a rotation: what went into the closed segment is
+        // reported stored, so it was synced before the results came back.
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Store::open(dir.path(), o, t0).expect("open");
+        s.stage.fail_nth = 2; // the rotation's write succeeds, the final one fails
+        let results = s.append_many(batch_of(12), t0);
+        let stored = results.iter().take_while(|r| r.is_ok()).count();
+        assert!(
+            stored > 0 && results[stored..].iter().all(|r| r.is_err()),
+            "some stored, then the failed write's: {results:?}"
+        );
+        assert_eq!(s.segments.len(), 2);
+        assert!(
+            s.synced.contains(&s.segments[0].path),
+            "the closed segment was synced: {:?}",
+            s.synced
+        );
+        assert_eq!(s.stats().queued, stored as u64);
     }
 
     #[test]
@@ -2512,7 +2565,7 @@ mod tests {
         let first = (0..2000)
             .map(|_| s.next_to_send().expect("read").expect("record"))
             .collect::<Vec<_>>();
-        s.stage.fail_next = true;
+        s.stage.fail_nth = 1;
         assert!(append(&mut s, 4000..4100, "x").iter().all(Result::is_err));
         assert!(append(&mut s, 4000..4100, "b").iter().all(Result::is_ok));
         let rest = drain(&mut s);
@@ -2562,7 +2615,7 @@ mod tests {
         let mut s = Store::open(dir.path(), o.clone(), now).expect("open");
         s.append("t", b"old1", QoS::AtLeastOnce, false, now)
             .expect("append");
-        s.stage.fail_next = true;
+        s.stage.fail_nth = 1;
         // Six records into a cap of four: two drops, then the write fails.
         let batch: Vec<NewMessage> = (0..6)
             .map(|i| outgoing("t", &format!("new{i}"), QoS::AtLeastOnce))
