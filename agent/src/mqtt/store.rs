@@ -2263,14 +2263,7 @@ mod tests {
     }
 
     fn batch_of(n: u32) -> impl Iterator<Item = NewMessage> {
-        (0..n).map(|i| NewMessage {
-            topic: "t".to_owned(),
-            payload: vec![i as u8; 100],
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            properties: None,
-            accepted_unix_ms: 0,
-        })
+        (0..n).map(|i| outgoing("t", &format!("{i:0100}"), QoS::AtLeastOnce))
     }
 
     #[test]
