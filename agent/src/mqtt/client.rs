@@ -34,7 +34,7 @@
 use super::config::{Protocol, ResolvedMqtt};
 use super::link::{self, Event, LinkError, Reason};
 use super::props::{remaining_expiry, unix_ms_now, v5_publish_size, MessageProperties};
-use super::store::{FsyncPolicy, NewMessage, Store, StoreError, StoreStats, SyncJob};
+use super::store::{NewMessage, Store, StoreError, StoreStats, SyncJob};
 use super::{topic_matches, validate_filter, validate_topic, JsErrorKind, QoS, ValidationError};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -346,8 +346,9 @@ impl MqttHandle {
     /// Opens the durable queue and starts the worker on a thread of its own (a current-thread
     /// tokio runtime), so the queue's disk writes and fsyncs never block the caller's event
     /// loop; the `batch` fsyncs run on that runtime's blocking thread, so they do not hold up
-    /// the connection either. No runtime is needed to call this. The worker connects (and reconnects) on its
-    /// own. The receiver gets every event from the start; [`MqttHandle::events`] gives more.
+    /// the connection either. No runtime is needed to call this. The worker connects (and
+    /// reconnects) on its own. The receiver gets every event from the start;
+    /// [`MqttHandle::events`] gives more.
     pub fn start(
         cfg: ResolvedMqtt,
     ) -> Result<(MqttHandle, broadcast::Receiver<MqttEvent>), MqttError> {
@@ -1221,39 +1222,29 @@ impl Worker {
     }
 
     fn on_tick(&mut self) {
-        let now = Instant::now();
-        if self.store.options().fsync == FsyncPolicy::Always {
-            // Inline, as every append's own sync is: a sync running elsewhere at the same time
-            // could take the write error an append must report (Linux reports it once per open
-            // file, and the job's descriptors share it).
-            if let Err(e) = self.store.tick(now) {
-                self.sync_error(&e);
-            }
-        } else if self.syncing.is_some() {
-            // One sync at a time: the acks written now go with the next one.
-            if let Err(e) = self.store.persist_acks() {
-                self.sync_error(&e);
-            }
-        } else {
-            match self.store.tick_job(now) {
-                Ok(None) => {}
-                Ok(Some(job)) => {
+        // One sync at a time: while one runs, the acks written now go with the next one.
+        let due = match self.syncing {
+            Some(_) => self.store.persist_acks().map(|()| None),
+            None => self.store.tick_job(Instant::now()),
+        };
+        match due {
+            Ok(None) => {}
+            Ok(Some(job)) => {
+                #[cfg(test)]
+                let hold = self.hold_syncs.clone();
+                self.syncing = Some(tokio::task::spawn_blocking(move || {
                     #[cfg(test)]
-                    let hold = self.hold_syncs.clone();
-                    self.syncing = Some(tokio::task::spawn_blocking(move || {
-                        #[cfg(test)]
-                        if hold.is_some_and(|hold| hold.wait()) {
-                            return Err(StoreError::Io {
-                                op: "fsync",
-                                path: std::path::PathBuf::from("(test)"),
-                                source: std::io::Error::other("test: the disk failed"),
-                            });
-                        }
-                        SyncJob::run(job)
-                    }));
-                }
-                Err(e) => self.sync_error(&e),
+                    if hold.is_some_and(|hold| hold.wait()) {
+                        return Err(StoreError::Io {
+                            op: "fsync",
+                            path: std::path::PathBuf::from("(test)"),
+                            source: std::io::Error::other("test: the disk failed"),
+                        });
+                    }
+                    SyncJob::run(job)
+                }));
             }
+            Err(e) => self.sync_error(&e),
         }
         for filter in self.subs.sweep() {
             self.send_unsubscribe(filter);
@@ -1261,8 +1252,15 @@ impl Worker {
     }
 
     /// The background sync ended (see [`Worker::syncing`]).
-    fn on_synced(&mut self, result: Result<(), StoreError>) {
+    fn on_synced(&mut self, result: Result<Result<(), StoreError>, tokio::task::JoinError>) {
         self.syncing = None;
+        let result = result.unwrap_or_else(|e| {
+            Err(StoreError::Io {
+                op: "fsync",
+                path: self.store.dir().to_owned(),
+                source: std::io::Error::other(format!("the sync thread failed: {e}")),
+            })
+        });
         if let Err(e) = result {
             self.store.sync_failed();
             self.sync_error(&e);
@@ -1672,17 +1670,11 @@ impl Worker {
 /// The result of the background sync, once it ends; never, when none runs.
 async fn sync_finished(
     syncing: &mut Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
-) -> Result<(), StoreError> {
-    let Some(handle) = syncing else {
-        return std::future::pending().await;
-    };
-    handle.await.unwrap_or_else(|e| {
-        Err(StoreError::Io {
-            op: "fsync",
-            path: std::path::PathBuf::from("(queue)"),
-            source: std::io::Error::other(format!("the sync thread failed: {e}")),
-        })
-    })
+) -> Result<Result<(), StoreError>, tokio::task::JoinError> {
+    match syncing {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {

@@ -285,13 +285,7 @@ async fn a_failed_queue_sync_is_reported_and_the_next_one_follows() {
         .await
         .expect("hold alive");
     release.send(true).expect("the sync waits");
-    let message = loop {
-        match within("the error event", events.recv()).await {
-            Ok(MqttEvent::Error { message }) => break message,
-            Ok(_) => continue,
-            Err(e) => panic!("event stream: {e}"),
-        }
-    };
+    let message = next_error(&mut events).await;
     assert!(
         message.contains("fsync") && message.contains("test: the disk failed"),
         "{message}"
@@ -866,6 +860,16 @@ async fn next_refusal(events: &mut broadcast::Receiver<MqttEvent>) -> (String, S
                 reason,
                 code,
             }) => return (topic, reason, code),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(e) => panic!("events: {e}"),
+        }
+    }
+}
+
+async fn next_error(events: &mut broadcast::Receiver<MqttEvent>) -> String {
+    loop {
+        match within("an error event", events.recv()).await {
+            Ok(MqttEvent::Error { message }) => return message,
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(e) => panic!("events: {e}"),
         }

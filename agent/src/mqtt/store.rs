@@ -1216,16 +1216,23 @@ impl Store {
     /// Periodic work driven by the caller's clock: persists buffered acks and runs the batch
     /// fsync when its interval has passed.
     pub fn tick(&mut self, now: Instant) -> Result<(), StoreError> {
-        match self.tick_job(now)? {
-            Some(job) => job.run().inspect_err(|_| self.sync_failed()),
-            None => Ok(()),
+        self.flush_acks()?;
+        match self.sync_due(now) {
+            true => self.sync_now(now),
+            false => Ok(()),
         }
     }
 
     /// [`Store::tick`] with the fdatasync handed back instead of run: the caller runs the job
     /// on another thread (and reports a failure with [`Store::sync_failed`]) while it goes on
-    /// appending and sending. Acks are written here, synced with the job.
+    /// appending and sending. Acks are written here, synced with the job. Under `always` the
+    /// sync runs here and no job comes back: a sync running elsewhere at the same time could
+    /// take the write error an append must report (Linux reports it once per open file, and a
+    /// job's descriptors share it).
     pub fn tick_job(&mut self, now: Instant) -> Result<Option<SyncJob>, StoreError> {
+        if self.opts.fsync == FsyncPolicy::Always {
+            return self.tick(now).map(|()| None);
+        }
         self.flush_acks()?;
         match self.sync_due(now) {
             true => self.take_sync(now),
@@ -2194,6 +2201,13 @@ mod tests {
         s.append("t", b"1", QoS::AtLeastOnce, false, t0)
             .expect("append");
         assert!(!s.is_dirty(), "always: synced by append");
+        let sent = s.next_to_send().expect("read").expect("record");
+        s.ack(sent.seq).expect("ack");
+        assert!(
+            s.tick_job(t0).expect("tick").is_none(),
+            "always: the tick syncs here, no job is handed out"
+        );
+        assert!(!s.is_dirty(), "always: the ack was written and synced");
     }
 
     /// Paths a sync job covers (segment files, then the directory if it is synced).
