@@ -87,6 +87,8 @@ print(json.dumps({"test": "agent-board", "passed": passed, "failed": len(failure
                   "boot_to_first_bme280_reading_s": b2f and round(b2f, 3),
                   "boot_to_first_nmea_reading_s": b2g and round(b2g, 3),
                   "agent_start_uptime_s": next((e["uptime"] for e in events if e.get("event") == "agent-start"), None),
-                  "burst_ms": burst_ms}))
+                  "burst_ms": burst_ms,
+                  "agent_rss_kb": next(({k: e[k] for k in ("rss_kb", "anon_kb", "mapped_kb")}
+                                        for e in events if e.get("event") == "agent-rss"), None)}))
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -4,8 +4,10 @@
 # stderr: console.log of scripts has "target":"script") in $SHARE/agent.log. Once the agent has logged
 # its first line it runs /etc/emu-stimulus.sh (run.sh --file stim.sh=/etc/emu-stimulus.sh), e.g.
 # gpio_pull 0 up; sleep 0.3; gpio_pull 0 down. It then waits for the agent to exit by itself or for
-# AGENT_SECONDS, stops it (SIGTERM), and emits the timings agent/agentlog.py needs on the host:
+# AGENT_SECONDS, stops it (SIGTERM), and emits the timings agent/agentlog.py needs on the host and,
+# just before the stop, the agent's resident memory:
 #   {"event":"agent-start","uptime":U,"epoch":E}  {"event":"agent-exit","rc":N,"uptime":U}
+#   {"event":"agent-rss","rss_kb":R,"anon_kb":A,"mapped_kb":M}
 # Settings (run.sh --file env=/etc/emu-agent.env): AGENT_SECONDS (default 20), AGENT_ENTRY (main.js).
 . /lib/emu-lib.sh
 [ -f /etc/emu-agent.env ] && . /etc/emu-agent.env
@@ -38,6 +40,12 @@ fi
 end=$(( $(cut -d. -f1 /proc/uptime) + AGENT_SECONDS ))
 while kill -0 $pid 2>/dev/null && [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do sleep 0.2; done
 if kill -0 $pid 2>/dev/null; then
+    # Resident memory of the agent as it runs, counted by the kernel page by page (smaps_rollup,
+    # not status's VmRSS, which lags by up to 64 pages a thread): all of it, anonymous, and the
+    # binary's and libraries' pages (on the initramfs they are shmem, on a board's disk files).
+    emit "$(awk '$1 ~ /^(Rss|Anonymous|Pss_File|Pss_Shmem):$/ { v[$1] = $2 }
+        END { printf "{\"event\":\"agent-rss\",\"rss_kb\":%d,\"anon_kb\":%d,\"mapped_kb\":%d}",
+              v["Rss:"], v["Anonymous:"], v["Pss_File:"] + v["Pss_Shmem:"] }' /proc/$pid/smaps_rollup)"
     kill -TERM $pid
     i=0
     while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
