@@ -2,6 +2,8 @@
 //! functions listed in cross/link-order.txt (start-up, idle and busy paths, made by
 //! cross/link-order.sh) are placed together, so the kernel maps ~1-3 MB of code instead of most
 //! of the 7 MB text. Names that no longer exist are skipped; `GANGLION_LINK_ORDER=0` turns it off.
+//! The ARM builds get the same from their linker, cross/link.sh (set by cross/env.sh), which
+//! matches the list's names without their hashes.
 //! `GANGLION_LINK_MAP=1` also writes the linker map next to the build script output (the
 //! generator reads the symbol names of a stripped release build there).
 

@@ -47,6 +47,11 @@ version=$(cd "$root" && cargo metadata --no-deps --format-version 1 \
 depends=(adduser)
 needed=$("$objdump" -p "$bin" | awk '$1 == "NEEDED" { print $2 }')
 glibc=$("$objdump" -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1 || true)
+# Packed relative relocations (DT_RELR, cross/link.sh and agent/build.rs) need glibc 2.36's loader;
+# they show as the version GLIBC_ABI_DT_RELR, which no symbol carries.
+if "$objdump" -p "$bin" | grep -q GLIBC_ABI_DT_RELR; then
+    glibc=$(printf '%s\n' "${glibc:-2.31}" 2.36 | sort -V | tail -1)
+fi
 for lib in $needed; do
     case $lib in
         libc.so.6|libm.so.6|libpthread.so.0|libdl.so.2|librt.so.1|ld-linux*) ;;
