@@ -15,7 +15,8 @@
 #                   on 2 shared cores, cold: aarch64 245 s vs 233 s for --small, 8.01 MB vs 6.37 MB:
 #                   no gain there (CI uses --small); may pay off with more cores
 #   other args go to cargo (e.g. --no-default-features, --features X)
-# Output: target/cross/<target>[-<profile>]/ganglion (stripped); prints its path and size.
+# Output: target/cross/<target>[-<profile>]/ganglion (stripped); prints its path and size, and for
+# the ARM targets how many functions cross/link.sh laid out first (fails when none of Ganglion's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -84,6 +85,24 @@ mkdir -p "$dest"
 if [[ $name == aarch64-static ]] && file "$dest/ganglion" | grep -q 'dynamically linked'; then
     echo "build: $dest/ganglion is not static" >&2
     exit 1
+fi
+# The ARM link's layout (cross/link.sh keeps the order it used beside the linked file): none of
+# Ganglion's own functions in it means the link went without the list or the list no longer fits
+# the code; the binary would work but keep most of its code resident, so the build fails.
+if [[ $name != x86_64 && ${GANGLION_LINK_ORDER:-1} != 0 ]]; then
+    linked=$(find "$(dirname "$built")/deps" -maxdepth 1 -samefile "$built" 2>/dev/null | head -1)
+    order=${linked:+$linked.link-order}
+    if [[ -z $order || ! -f $order ]]; then
+        echo "build: no link order beside $built (was it linked by cross/link.sh? source cross/env.sh)" >&2
+        exit 1
+    fi
+    total=$(wc -l <"$order")
+    own=$(grep -c ganglion "$order" || true)
+    echo "link order: $total names placed first, $own of them Ganglion's own ($order)"
+    if ((own == 0)); then
+        echo "build: none of cross/link-order.txt's functions of Ganglion's own crates is in this build: run cross/link-order.sh" >&2
+        exit 1
+    fi
 fi
 bytes=$(stat -c %s "$dest/ganglion")
 echo "$dest/ganglion"

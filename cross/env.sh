@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Cross-compilation environment for Ganglion: sourced by cross/build.sh (and by CI or a developer who
-# wants to run cargo by hand: `source cross/env.sh; cargo build --target aarch64-unknown-linux-gnu`).
+# Cross-compilation environment for Ganglion (bash: it finds itself through BASH_SOURCE): sourced by
+# cross/build.sh (and by CI or a developer who wants to run cargo by hand: `source cross/env.sh;
+# cargo build --target aarch64-unknown-linux-gnu`).
 # Sets the linker and the C compiler per Rust target through environment variables only, so nothing
 # is written to ~/.cargo/config. Debian's cross gcc is the compiler the `cc` crate uses for QuickJS's C
 # sources (rquickjs) and, through cross/link.sh (the symlinks in cross/linker/), the linker driver:

@@ -5,69 +5,72 @@
 # gives the x86_64 one:
 #   - relative relocations packed (-z pack-relative-relocs, DT_RELR, glibc >= 2.36): the loader
 #     reads a few KiB instead of a .rel(a).dyn of hundreds at every start;
-#   - for the ganglion binary, the functions of cross/link-order.txt placed together
+#   - for the ganglion binary, the functions of cross/link-order-small.txt (or link-order.txt for
+#     an opt-level 3 build: agent/build.rs picks it and passes GANGLION_LINK_ORDER_LIST) placed together
 #     (--symbol-ordering-file), so an idle agent keeps ~1-3 MB of its code resident instead of
-#     most of it. That list holds the x86_64 release build's names, and Rust's names carry hashes
-#     that differ per target and profile, so this script matches them with the hashes left out
-#     against the symbols of the objects it links (nm) and hands lld those, in the list's order.
+#     most of it. That list holds x86_64 builds' names, and Rust's names carry hashes that differ
+#     per target and profile, so this script matches them with the hashes left out (the rule is
+#     cross/symkey.py's) against the symbols of the objects it links (nm) and hands lld those, in
+#     the list's order, keeping that order beside the output (<output>.link-order).
 # GANGLION_LINK_ORDER=0 links without the ordering, GANGLION_LINK_MAP=1 also writes the linker
 # map beside the output (<output>.map), as agent/build.rs does on x86_64.
 set -euo pipefail
 cc=$(basename "$0")                              # aarch64-linux-gnu-gcc, arm-linux-gnueabihf-gcc
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-host=$(rustc -vV | sed -n 's/^host: //p')
-gcc_ld=$(rustc --print sysroot)/lib/rustlib/$host/bin/gcc-ld
-[[ -x $gcc_ld/ld.lld ]] || { echo "link.sh: no $gcc_ld/ld.lld (rustc's lld)" >&2; exit 1; }
-extra=(-fuse-ld=lld "-B$gcc_ld" -Wl,-z,pack-relative-relocs)
 
-# The arguments, with rustc's response file (@file, one argument per line, used when the command
-# line is too long) read back, to find the output and the inputs.
+# The arguments, with rustc's response file (@file, used when the command line is too long: one
+# argument per line, `\` and space escaped with a backslash) read back, to find the output, the
+# inputs and rustc's own sysroot (its `-L <sysroot>/lib/rustlib/<target>/lib`).
 args=()
 for a in "$@"; do
     if [[ $a == @* && -f ${a#@} ]]; then
-        while IFS= read -r line; do args+=("${line//\\/}"); done <"${a#@}"
+        while IFS= read -r line; do
+            line=${line//\\\\/$'\x01'}
+            line=${line//\\/}
+            args+=("${line//$'\x01'/\\}")
+        done <"${a#@}"
     else
         args+=("$a")
     fi
 done
-out="" inputs=()
+out="" inputs=() sysroot=""
 for ((i = 0; i < ${#args[@]}; i++)); do
     a=${args[i]}
     if [[ $a == -o ]]; then
         out=${args[i + 1]:-}
+    elif [[ $a == -L && ${args[i + 1]:-} == */lib/rustlib/*/lib ]]; then
+        sysroot=${args[i + 1]%/lib/rustlib/*}
+    elif [[ $a == -L*/lib/rustlib/*/lib ]]; then
+        sysroot=${a#-L}
+        sysroot=${sysroot%/lib/rustlib/*}
     elif [[ $a == *.o || $a == *.rlib || $a == *.a ]] && [[ -f $a ]]; then
         inputs+=("$a")
     fi
 done
-
-order_list=$root/cross/link-order.txt
-if [[ $(basename "$out") == ganglion-* && ${GANGLION_LINK_ORDER:-1} != 0 && -f $order_list ]] &&
-    ((${#inputs[@]})); then
-    order=$out.link-order
-    # A name's key: the name without what differs between builds of the same code: LLVM's
-    # ".llvm.N" suffix of internalized names, the hash of legacy Rust names ("17h<hash>E") and
-    # the crate disambiguators of v0 names ("Cs<base62>_"). C names (QuickJS) are their own key.
-    "${cc%gcc}nm" --defined-only -j "${inputs[@]}" 2>/dev/null |
-        awk -v list="$order_list" '
-            function key(s) {
-                sub(/\.llvm\.[0-9]+$/, "", s)
-                if (s ~ /^_ZN/) sub(/17h[0-9a-f]+E$/, "E", s)
-                else if (s ~ /^_R/) gsub(/Cs[0-9A-Za-z]*_/, "C", s)
-                return s
-            }
-            BEGIN {
-                while ((getline name < list) > 0) {
-                    k = key(name)
-                    if (name != "" && !(k in rank)) rank[k] = ++n
-                }
-            }
-            $0 != "" && $0 !~ /:$/ && !seen[$0]++ { k = key($0); if (k in rank) print rank[k], $0 }
-        ' | sort -n -s -k1,1 | cut -d' ' -f2- >"$order" || true
-    if [[ -s $order ]]; then
-        extra+=("-Wl,--symbol-ordering-file=$order" -Wl,--no-warn-symbol-ordering)
-    fi
+# lld as rustc links x86_64 with it: the gcc-ld directory of the host's rustlib in the sysroot.
+gcc_ld=$(dirname "$(compgen -G "$sysroot/lib/rustlib/*/bin/gcc-ld/ld.lld" | head -1)")
+if [[ -z $sysroot || ! -x $gcc_ld/ld.lld ]]; then
+    echo "link.sh: no rustc sysroot with lib/rustlib/<host>/bin/gcc-ld/ld.lld in the arguments" \
+        "(found '${sysroot}'): call it as cargo's linker" >&2
+    exit 1
 fi
-if [[ ${GANGLION_LINK_MAP:-0} == 1 && -n $out ]]; then
-    extra+=("-Wl,-Map=$out.map")
+extra=(-fuse-ld=lld "-B$gcc_ld" -Wl,-z,pack-relative-relocs)
+
+# The layout, for the agent's binary only (not the package's test binary, also ganglion-<hash>).
+# The list agent/build.rs chose for this build's opt-level (cross/link-order[-small].txt).
+order_list=${GANGLION_LINK_ORDER_LIST:-}
+if [[ ${CARGO_BIN_NAME:-} == ganglion && -n $out ]]; then
+    rm -f "$out.link-order" "$out.map"
+    if [[ ${GANGLION_LINK_ORDER:-1} != 0 && -n $order_list && -f $order_list ]] && ((${#inputs[@]})); then
+        # A failure here only costs the layout: an empty file, and lld gets no order.
+        "${cc%gcc}nm" --defined-only -j "${inputs[@]}" 2>/dev/null |
+            python3 "$root/cross/symkey.py" "$order_list" >"$out.link-order" || true
+        if [[ -s $out.link-order ]]; then
+            extra+=("-Wl,--symbol-ordering-file=$out.link-order" -Wl,--no-warn-symbol-ordering)
+        fi
+    fi
+    if [[ ${GANGLION_LINK_MAP:-0} == 1 ]]; then
+        extra+=("-Wl,-Map=$out.map")
+    fi
 fi
 exec "$cc" "$@" "${extra[@]}"

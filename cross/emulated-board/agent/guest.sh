@@ -1,4 +1,5 @@
-# Guest test template that runs the static aarch64 agent on the emulated board (use as run.sh --test).
+# Guest test template that runs the aarch64 agent (static, or dynamic with its glibc copied in) on the
+# emulated board (use as run.sh --test).
 # Starts `ganglion --log-format json run --config /etc/ganglion/ganglion.toml` (run.sh --config), or
 # `ganglion ... run /etc/ganglion/scripts/$AGENT_ENTRY` without a config, with its log (JSON lines on
 # stderr: console.log of scripts has "target":"script") in $SHARE/agent.log. Once the agent has logged
@@ -42,10 +43,10 @@ while kill -0 $pid 2>/dev/null && [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do
 if kill -0 $pid 2>/dev/null; then
     # Resident memory of the agent as it runs, counted by the kernel page by page (smaps_rollup,
     # not status's VmRSS, which lags by up to 64 pages a thread): all of it, anonymous, and the
-    # binary's and libraries' pages (on the initramfs they are shmem, on a board's disk files).
-    emit "$(awk '$1 ~ /^(Rss|Anonymous|Pss_File|Pss_Shmem):$/ { v[$1] = $2 }
-        END { printf "{\"event\":\"agent-rss\",\"rss_kb\":%d,\"anon_kb\":%d,\"mapped_kb\":%d}",
-              v["Rss:"], v["Anonymous:"], v["Pss_File:"] + v["Pss_Shmem:"] }' /proc/$pid/smaps_rollup)"
+    # rest: pages of the binary and its libraries (on the initramfs shmem, on a board's disk files).
+    emit "$(awk '$1 == "Rss:" { r = $2 } $1 == "Anonymous:" { a = $2 }
+        END { printf "{\"event\":\"agent-rss\",\"rss_kb\":%d,\"anon_kb\":%d,\"mapped_kb\":%d}", r, a, r - a }' \
+        /proc/$pid/smaps_rollup)"
     kill -TERM $pid
     i=0
     while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""The one rule that says two symbol names are the same function in different builds, for the link
+order: cross/link-order.sh ranks functions by it, cross/link.sh finds the list's functions in the
+ARM builds by it.
+
+As a command (cross/link.sh): `symkey.py LIST < names` prints those of the names on stdin (`nm -j`
+output) whose key is a key of a name in LIST, in LIST's order, each once.
+
+Known limit: legacy Rust names carry no generic arguments, so without the hash every copy of a
+generic function has the same key, and all of them are placed where the one that ran is ranked.
+"""
+import re
+import sys
+
+
+def key(name):
+    """A symbol name without what differs between builds of the same code: callgrind's mark of a
+    recursive call (`'2`), LLVM's and GCC's numbered suffixes of local copies (`.llvm.123`,
+    `.constprop.0`: the number only), the hash of a legacy Rust name (`17h<16 hex>E`) and the
+    crate disambiguators of a v0 name (`Cs<base62>_`). C names (QuickJS) are otherwise their own."""
+    name = re.sub(r"'\d+$", "", name)
+    name = re.sub(r"(\.llvm)?\.\d+$", "", name)
+    name = re.sub(r"17h[0-9a-f]{16}E$", "E", name)
+    return re.sub(r"Cs[0-9A-Za-z]+_", "C", name)
+
+
+def main(list_path):
+    rank = {}
+    with open(list_path, errors="replace") as listed:
+        for line in listed:
+            if line.strip():
+                rank.setdefault(key(line.strip()), len(rank))
+    hits, seen = [], set()
+    for line in sys.stdin:
+        name = line.strip()
+        if not name or name.endswith(":") or name in seen:
+            continue
+        seen.add(name)
+        k = key(name)
+        if k in rank:
+            hits.append((rank[k], name))
+    hits.sort(key=lambda hit: hit[0])  # stable: names of one key keep nm's order
+    sys.stdout.write("".join(name + "\n" for _, name in hits))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: symkey.py LIST < names")
+    main(sys.argv[1])
