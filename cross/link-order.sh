@@ -12,18 +12,20 @@
 #   3. the comparison workload (bench/workload) against a private Mosquitto: connected and idle
 #      (start-up, connect, subscribe; what an idle agent keeps resident), then loaded at QoS 0
 #      and QoS 1 (the busy path).
-# each run twice: on the benchmarks' build (opt-level 3) and on the size-tuned one the ARM
-# packages ship (cross/build.sh --small), whose functions are not all the same (less inlined).
-# Usage: cross/link-order.sh   (needs valgrind; takes about 20 minutes: two builds, each run)
-# Names are Rust v0 symbols (crate hash, no per-function hash): they survive code edits and only
-# go stale when a dependency or the compiler changes; stale names are skipped by the linker.
+# each run twice: on the benchmarks' build (opt-level 3) and on a copy of the size-tuned one the
+# ARM packages ship (cross/build.sh --small), whose functions are not all the same (less inlined).
+# Usage: cross/link-order.sh   (needs valgrind; takes about 20 minutes: four builds, two traced)
+# Names are mostly legacy Rust symbols (`_ZN...17h<hash>E`: the hash changes with the compiler,
+# the crate's dependencies and the profile); each function is listed with the names of the
+# release and size-tuned x86_64 builds, which agent/build.rs's exact match needs, and
+# cross/link.sh matches them without hashes (cross/symkey.py). Stale names are skipped by lld.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/target/tmp/link-order
 rm -rf "$out" && mkdir -p "$out"
 bash "$root/tests/setup.sh" > /dev/null # mosquitto, node
 command -v valgrind > /dev/null || { echo "link-order: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-# The release build (what cross/build.sh and the packages ship) only for its linker map: its
+# The release build (what `cargo build --release` makes) only for its linker map: its
 # symbols differ from the benchmarks' build (other features, so other symbol hashes); names are
 # carried over from one to the other with the hashes taken out.
 (cd "$root" && GANGLION_LINK_MAP=1 cargo build -q --release -p ganglion)
@@ -32,13 +34,17 @@ cp "$map" "$out/release.map"
 # The binary the benchmarks run (CARGO_BIN_EXE_ganglion of `cargo bench`: bench profile, symbols).
 (cd "$root" && cargo bench -q -p ganglion --no-run 2> /dev/null)
 cp "$root/target/release/ganglion" "$out/ganglion"
-# The size-tuned build the ARM packages ship (cross/build.sh --small), with its symbols: opt-level
-# "s" inlines less, so it runs functions of its own that the opt-level 3 build has inlined.
-# cross/link.sh finds their names in the ARM builds with the hashes left out. Its own target
-# folder, so the packaged build's artifacts stay as they are.
+# The size-tuned build the packages ship (cross/build.sh --small): opt-level "s" inlines less, so
+# it runs functions of its own that the opt-level 3 build has inlined. Traced on a copy with its
+# symbols, built in its own target folder (strip is part of the crate hashes, so its names are
+# not the shipped build's); the shipped build is then made again with its linker map, whose names
+# (x86_64 package) go into the list beside the release build's.
 CARGO_TARGET_DIR=$root/target/link-order "$root/cross/build.sh" x86_64 --small \
   --config 'profile.release-small.strip="none"' > /dev/null
 cp "$root/target/link-order/release-small/ganglion" "$out/ganglion-small"
+GANGLION_LINK_MAP=1 "$root/cross/build.sh" x86_64 --small > /dev/null
+map=$(ls -t "$root"/target/release-small/build/ganglion-*/out/ganglion.map | head -1)
+cp "$map" "$out/release-small.map"
 # Run under callgrind: "${cg[@]}" NAME ARGS... (output in $out/cg.NAME).
 cg=(valgrind --tool=callgrind --demangle=no "--callgrind-out-file=$out/cg.%q{GANGLION_CG}")
 # shellcheck source=bench/compare/harness.sh
@@ -77,25 +83,26 @@ scenarios "$out/ganglion-small" small
 # Functions of the agent's own object: those of hello.js first (start-up and idle), then those of
 # the connected idle agent (MQTT client), then the rest of the loaded workload's (queue, publish
 # path), then the example's (embedded broker, sensors); within each, those run in more scenarios
-# first. Both builds' runs count, a function being the same in both when its name is with the
-# hashes taken out; each is listed with the release build's names, then the size-tuned build's.
-python3 - "$out" "$root/cross/link-order.txt" << 'EOF'
+# first; the key of a function is its name without hashes (cross/symkey.py).
+python3 - "$out" "$root/cross" << 'EOF'
 import glob, re, sys
-out, dest = sys.argv[1], sys.argv[2]
+out, cross = sys.argv[1], sys.argv[2]
+dest, dest_small = f"{cross}/link-order.txt", f"{cross}/link-order-small.txt"
+sys.path.insert(0, cross)
+from symkey import key  # noqa: E402  (cross/symkey.py, the rule cross/link.sh matches by)
 
-def plain(name):
-    """A symbol without its hashes: legacy `17h<16 hex>E`, v0 crate `Cs<hash>_`, LTO `.123`."""
-    name = re.sub(r"17h[0-9a-f]{16}E$", "17hE", name)
-    name = re.sub(r"Cs[0-9A-Za-z]+_", "Cs_", name)
-    return re.sub(r"(\.llvm)?\.\d+$", "", name)
-
-release = {}
-for line in open(f"{out}/release.map", errors="replace"):
-    for name in re.findall(r"\(\.text\.(?:unlikely\.|hot\.|startup\.)?([^)\s]+)\)", line):
-        release.setdefault(plain(name), set()).add(name)
-# Keyed by the name without hashes: one function of both builds is one entry.
-first, count, rank, names = {}, {}, {}, {}
+# Names the shipped x86_64 builds give each key (their linker maps): the release build's for what
+# the opt-level 3 build ran, the size-tuned build's for what the traced copy of it ran.
+shipped = {"fast": {}, "small": {}}
+for tag, build in (("fast", "release"), ("small", "release-small")):
+    for line in open(f"{out}/{build}.map", errors="replace"):
+        for name in re.findall(r"\(\.text\.(?:unlikely\.|hot\.|startup\.)?([^)\s]+)\)", line):
+            shipped[tag].setdefault(key(name), set()).add(name)
+# Ranked per traced build: a function one build runs on its idle path may run in the other only
+# under load (inlined, or called from elsewhere).
+first, count, rank, traced = {}, {}, {}, {}  # per (build, key)
 for path in sorted(glob.glob(f"{out}/cg.*")):
+    tag, scenario = path.rsplit("cg.", 1)[1].split(".", 1)
     obs, fns, ob, here = {}, {}, None, set()
     for line in open(path, errors="replace"):
         m = re.match(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
@@ -109,21 +116,33 @@ for path in sorted(glob.glob(f"{out}/cg.*")):
             ob = obs.get(i)
         elif kind == "fn" and ob and re.search(r"/ganglion(-small)?$", ob):
             f = re.sub(r"'\d+$", "", fns[i])  # callgrind's mark of a recursive call
-            k = plain(f)
-            here.add(k)
-            names.setdefault(k, set()).add(f)
-            first.setdefault(k, len(first))
-    scenario = path.rsplit("cg.", 1)[1].split(".", 1)[1]
+            tk = (tag, key(f))
+            here.add(tk)
+            traced.setdefault(tk, set()).add(f)
+            first.setdefault(tk, len(first))
     scenario = {"1-hello": 0, "3-qosidle": 1, "3-qos0": 2, "3-qos1": 2}.get(scenario, 3)
-    for k in here:
-        count[k] = count.get(k, 0) + 1
-        rank[k] = min(rank.get(k, 3), scenario)
-order, seen = [], set()
-for k in sorted(first, key=lambda k: (rank[k], -count[k], first[k])):
-    for name in [*sorted(release.get(k, ())), *sorted(names[k])]:
-        if name not in seen:
-            seen.add(name)
-            order.append(name)
-open(dest, "w").write("".join(f + "\n" for f in order))
-print(f"link-order: {len(first)} functions, {len(order)} names of both builds → {dest}")
+    for tk in here:
+        count[tk] = count.get(tk, 0) + 1
+        rank[tk] = min(rank.get(tk, 3), scenario)
+# Two lists: cross/link-order.txt for opt-level 3 builds (the release and benchmark builds' names,
+# in the order the traced opt-level 3 build ran them), cross/link-order-small.txt for the size-tuned
+# builds (x86_64 and ARM packages: the shipped --small build's names, in the traced copy's order).
+# agent/build.rs picks one by the build's opt-level.
+for tag, path in (("fast", dest), ("small", dest_small)):
+    order, seen = [], set()
+    for t, k in sorted(first, key=lambda tk: (rank[tk], -count[tk], first[tk])):
+        if t != tag:
+            continue
+        # The shipped build's names; for the benchmark build the traced names too (the binary
+        # bench/compare measures); the traced size-tuned copy's only where the shipped one has
+        # none (its hashes exist nowhere else).
+        names = sorted(shipped[tag].get(k, ()))
+        if tag == "fast" or not names:
+            names += sorted(traced[tag, k])
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                order.append(name)
+    open(path, "w").write("".join(f + "\n" for f in order))
+    print(f"link-order: {len({k for t, k in first if t == tag})} functions, {len(order)} names → {path}")
 EOF

@@ -195,8 +195,8 @@ fn link_order(root: &Path, bin: &Path) -> String {
         return text;
     }
     format!(
-        "cross/link-order.txt: {found_all} of its {listed_all} names (of the release, benchmark \
-         and size-tuned builds) are in the binary measured, {found_own} of Ganglion's own crates"
+        "cross/link-order.txt: {found_all} of its {listed_all} names (of the release and the \
+         benchmark builds) are in the binary measured, {found_own} of Ganglion's own crates"
     )
 }
 
