@@ -86,21 +86,26 @@ if [[ $name == aarch64-static ]] && file "$dest/ganglion" | grep -q 'dynamically
     echo "build: $dest/ganglion is not static" >&2
     exit 1
 fi
-# The ARM link's layout (cross/link.sh keeps the order it used beside the linked file): none of
-# Ganglion's own functions in it means the link went without the list or the list no longer fits
-# the code; the binary would work but keep most of its code resident, so the build fails.
+# The ARM link's layout (cross/link.sh keeps the order it used beside the linked file): nothing
+# in it, or nothing naming Ganglion's crates or types, means the layout is gone; the binary would
+# work but keep most of its code resident, so the build fails.
 if [[ $name != x86_64 && ${GANGLION_LINK_ORDER:-1} != 0 ]]; then
-    linked=$(find "$(dirname "$built")/deps" -maxdepth 1 -samefile "$built" 2>/dev/null | head -1)
+    linked=$(find "$(dirname "$built")/deps" -maxdepth 1 -samefile "$built" -print -quit || true)
     order=${linked:+$linked.link-order}
     if [[ -z $order || ! -f $order ]]; then
-        echo "build: no link order beside $built (was it linked by cross/link.sh? source cross/env.sh)" >&2
+        echo "build: no link order beside $built: it was not linked by cross/link.sh (cross/env.sh)" >&2
         exit 1
     fi
     total=$(wc -l <"$order")
     own=$(grep -c ganglion "$order" || true)
-    echo "link order: $total names placed first, $own of them Ganglion's own ($order)"
-    if ((own == 0)); then
-        echo "build: none of cross/link-order.txt's functions of Ganglion's own crates is in this build: run cross/link-order.sh" >&2
+    echo "link order: $total names placed first, $own of them naming a Ganglion crate or type ($order)"
+    if ((total == 0)); then
+        echo "build: cross/link.sh matched nothing: check nm, python3 and the list agent/build.rs" \
+            "passes (GANGLION_LINK_ORDER_LIST)" >&2
+        exit 1
+    elif ((own == 0)); then
+        echo "build: the link-order list (cross/link-order-small.txt for --small) names none of" \
+            "this build's Ganglion functions: run cross/link-order.sh" >&2
         exit 1
     fi
 fi

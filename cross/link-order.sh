@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate cross/link-order.txt: the functions the agent runs at start-up, while idle and on its
+# Regenerate cross/link-order.txt and cross/link-order-small.txt (opt-level 3 and size-tuned builds;
+# agent/build.rs picks by opt-level): the functions the agent runs at start-up, while idle and on its
 # busy paths, in that order, so the linker lays them out together (agent/build.rs passes the file
 # to lld as --symbol-ordering-file on x86_64, cross/link.sh on aarch64 and armv7). The kernel maps
 # code in 64 KiB blocks around each page that is touched; with the used functions spread over 7 MB
@@ -16,9 +17,10 @@
 # ARM packages ship (cross/build.sh --small), whose functions are not all the same (less inlined).
 # Usage: cross/link-order.sh   (needs valgrind; takes about 20 minutes: four builds, two traced)
 # Names are mostly legacy Rust symbols (`_ZN...17h<hash>E`: the hash changes with the compiler,
-# the crate's dependencies and the profile); each function is listed with the names of the
-# release and size-tuned x86_64 builds, which agent/build.rs's exact match needs, and
-# cross/link.sh matches them without hashes (cross/symkey.py). Stale names are skipped by lld.
+# the crate's dependencies and the profile); link-order.txt lists the release and benchmark
+# builds' names, link-order-small.txt the shipped --small build's, which agent/build.rs's exact
+# match needs on x86_64; cross/link.sh matches them without hashes (cross/symkey.py). Stale
+# names are skipped by lld.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/target/tmp/link-order
@@ -114,7 +116,8 @@ for path in sorted(glob.glob(f"{out}/cg.*")):
             table[i] = name
         if kind == "ob":
             ob = obs.get(i)
-        elif kind == "fn" and ob and re.search(r"/ganglion(-small)?$", ob):
+        elif kind == "fn" and ob and re.search(r"/ganglion(-small)?$", ob) and fns.get(i) \
+                and not re.match(r"0x[0-9a-f]+$", fns[i]):  # callgrind names no symbol
             f = re.sub(r"'\d+$", "", fns[i])  # callgrind's mark of a recursive call
             tk = (tag, key(f))
             here.add(tk)

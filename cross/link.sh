@@ -48,15 +48,18 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     fi
 done
 # lld as rustc links x86_64 with it: the gcc-ld directory of the host's rustlib in the sysroot.
-gcc_ld=$(dirname "$(compgen -G "$sysroot/lib/rustlib/*/bin/gcc-ld/ld.lld" | head -1)")
-if [[ -z $sysroot || ! -x $gcc_ld/ld.lld ]]; then
+gcc_ld=""
+if [[ -n $sysroot ]]; then
+    gcc_ld=$(dirname "$(compgen -G "$sysroot/lib/rustlib/*/bin/gcc-ld/ld.lld" | head -1)")
+fi
+if [[ -z $gcc_ld || ! -x $gcc_ld/ld.lld ]]; then
     echo "link.sh: no rustc sysroot with lib/rustlib/<host>/bin/gcc-ld/ld.lld in the arguments" \
         "(found '${sysroot}'): call it as cargo's linker" >&2
     exit 1
 fi
 extra=(-fuse-ld=lld "-B$gcc_ld" -Wl,-z,pack-relative-relocs)
 
-# The layout, for the agent's binary only (not the package's test binary, also ganglion-<hash>).
+# The layout, for the agent's binary only (not the library's test binary, also ganglion-<hash>).
 # The list agent/build.rs chose for this build's opt-level (cross/link-order[-small].txt).
 order_list=${GANGLION_LINK_ORDER_LIST:-}
 if [[ ${CARGO_BIN_NAME:-} == ganglion && -n $out ]]; then

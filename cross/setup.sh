@@ -12,7 +12,7 @@ what=${1:-all}
 case "$what" in all|cross|emu) ;; *) echo "usage: $0 [all|cross|emu]" >&2; exit 2 ;; esac
 
 cross_pkgs=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
-            qemu-user dpkg-dev file mosquitto)
+            qemu-user dpkg-dev file mosquitto python3)
 emu_pkgs=(qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross kmod make bc flex bison
           libelf-dev libssl-dev cpio gzip xz-utils python3 ca-certificates)
 
