@@ -158,8 +158,9 @@ impl Machine {
 
 /// How much of cross/link-order.txt names functions defined in `bin` (by `nm`). Its names carry
 /// crate hashes, which change with a dependency or the compiler; stale names are skipped by the
-/// linker, so nothing fails, but the idle RSS grows. None of Ganglion's own functions found means
-/// the file is stale: say so loudly, here and in the results.
+/// linker, so nothing fails, but the idle RSS grows. None found of the names that mention
+/// `ganglion` (its crates' functions, and generic ones over its types) means the file is stale:
+/// say so loudly, here and in the results (cross/build.sh counts the ARM layout the same way).
 fn link_order(root: &Path, bin: &Path) -> String {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         return "not used on this target (x86_64 Linux only)".to_owned();
@@ -187,7 +188,7 @@ fn link_order(root: &Path, bin: &Path) -> String {
     }
     if listed_own > 0 && found_own == 0 {
         let text = format!(
-            "STALE: none of the {listed_own} functions of Ganglion's own crates that \
+            "STALE: none of the {listed_own} names naming a Ganglion crate or type that \
              cross/link-order.txt lists is in this build (a dependency or the compiler changed); \
              the idle RSS is higher until `cross/link-order.sh` is run again"
         );
@@ -196,7 +197,7 @@ fn link_order(root: &Path, bin: &Path) -> String {
     }
     format!(
         "cross/link-order.txt: {found_all} of its {listed_all} names (of the release and the \
-         benchmark builds) are in the binary measured, {found_own} of Ganglion's own crates"
+         benchmark builds) are in the binary measured, {found_own} of them naming a Ganglion crate or type"
     )
 }
 
