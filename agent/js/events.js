@@ -9,6 +9,10 @@
 // listener throws, and 'newListener'/'removeListener' are emitted around
 // changes.
 
+// Taken once, as Node's primordials are: no global lookup per emit, and a script that replaces
+// Reflect.apply does not change how listeners are called.
+const ReflectApply = Reflect.apply;
+
 const kErrorMonitor = Symbol('events.errorMonitor');
 const kCapture = Symbol('kCapture');
 const kRejection = Symbol.for('nodejs.rejection');
@@ -199,10 +203,10 @@ EventEmitter.prototype.emit = function emit(type, ...args) {
   const handler = events[type];
   if (handler === undefined) return false;
   if (typeof handler === 'function') {
-    Reflect.apply(handler, this, args);
+    ReflectApply(handler, this, args);
   } else {
     const listeners = handler.slice();
-    for (let i = 0; i < listeners.length; ++i) Reflect.apply(listeners[i], this, args);
+    for (let i = 0; i < listeners.length; ++i) ReflectApply(listeners[i], this, args);
   }
   return true;
 };
@@ -267,7 +271,7 @@ function onceWrapper(...args) {
   if (!this.fired) {
     this.target.removeListener(this.type, this.wrapFn);
     this.fired = true;
-    return Reflect.apply(this.listener, this.target, args);
+    return ReflectApply(this.listener, this.target, args);
   }
   return undefined;
 }
@@ -410,7 +414,7 @@ EventEmitter.prototype.eventNames = function eventNames() {
 /** Deprecated static form kept for old code: `EventEmitter.listenerCount(emitter, type)`. */
 function staticListenerCount(emitter, type) {
   if (typeof emitter.listenerCount === 'function') return emitter.listenerCount(type);
-  return Reflect.apply(listenerCount, emitter, [type]);
+  return ReflectApply(listenerCount, emitter, [type]);
 }
 EventEmitter.listenerCount = staticListenerCount;
 

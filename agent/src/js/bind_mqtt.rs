@@ -1,12 +1,12 @@
 //! Natives behind `ganglion:mqtt`: parse arguments, call [`crate::mqtt::MqttHandle`], and turn
 //! results into events for the module's handle (`settle`, `message`, `connect`, ...).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rquickjs::{Ctx, Function, Object, TypedArray, Value};
+use rquickjs::{Ctx, Function, Object, Persistent, Promise, TypedArray, Value};
 
 use crate::js::errors::JsError;
 use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
@@ -28,21 +28,75 @@ struct State {
     /// Batches in call order (see `open`): one task per batch would hand them to the worker
     /// in whatever order the I/O runtime's threads run those tasks.
     publisher: tokio::sync::mpsc::UnboundedSender<Vec<NewMessage>>,
+    /// The promise functions (resolve, reject) of the unsettled publishes, in call order. The
+    /// worker answers batches in order, so a FIFO settles them; made here rather than with
+    /// `new Promise(executor)` in the module, which costs a closure and a call per publish.
+    waiting: RefCell<VecDeque<Resolvers>>,
+    /// A watch for the queue to drain is running (see [`watch_flush`]).
+    flushing: Cell<bool>,
+    sender: LoopSender,
 }
+
+/// A publish promise's resolve and reject functions.
+type Resolvers = (Persistent<Function<'static>>, Persistent<Function<'static>>);
 
 /// Publishes handed over at once at most: bounds the memory a busy macrotask holds back and
 /// lets the worker start on a long burst early.
 const BATCH_MAX: usize = 256;
 
 impl State {
-    /// Hands the waiting publishes to the worker (one operation until they settle).
-    fn flush(&self, shared: &Shared) -> Result<(), MqttError> {
+    /// Hands the waiting publishes to the worker (one operation until they settle). Should the
+    /// worker be gone, their promises reject with the error (their messages were not queued).
+    fn flush(&self, ctx: &Ctx<'_>, shared: &Shared) -> rquickjs::Result<()> {
         let items = std::mem::take(&mut *self.batch.borrow_mut());
-        if items.is_empty() {
+        let n = items.len();
+        if n == 0 {
             return Ok(());
         }
-        self.publisher.send(items).map_err(|_| MqttError::Closed)?;
+        if self.publisher.send(items).is_err() {
+            let newest = {
+                let mut waiting = self.waiting.borrow_mut();
+                let at = waiting.len().saturating_sub(n);
+                waiting.split_off(at)
+            };
+            let error = mqtt_error(&MqttError::Closed).to_value(ctx)?;
+            for (_, reject) in newest {
+                reject.restore(ctx)?.call::<_, ()>((error.clone(),))?;
+            }
+            return Ok(());
+        }
         shared.begin_op();
+        Ok(())
+    }
+
+    /// Settle the promises of the oldest batch of `n` publishes: each resolves with its
+    /// message's queue sequence number or rejects with the queue's error.
+    fn settle(
+        &self,
+        ctx: &Ctx<'_>,
+        n: usize,
+        results: Result<BatchResults, MqttError>,
+    ) -> rquickjs::Result<()> {
+        for i in 0..n {
+            let Some((resolve, reject)) = self.waiting.borrow_mut().pop_front() else {
+                break;
+            };
+            let error = match &results {
+                Ok(list) => match list.get(i) {
+                    Some(Ok(seq)) => {
+                        resolve.restore(ctx)?.call::<_, ()>((*seq as f64,))?;
+                        continue;
+                    }
+                    Some(Err(e)) => mqtt_error(e),
+                    // Fewer results than messages: never, but a rejection rather than a hang.
+                    None => mqtt_error(&MqttError::Closed),
+                },
+                Err(e) => mqtt_error(e),
+            };
+            reject
+                .restore(ctx)?
+                .call::<_, ()>((error.to_value(ctx)?,))?;
+        }
         Ok(())
     }
 }
@@ -312,8 +366,8 @@ pub fn install<'js>(
         )?;
     }
 
-    // mqttPublish(topic, payload, qos, retain, properties): validates now and adds the message to the
-    // batch; the batch settles, in order, with one 'settled' event once durable.
+    // mqttPublish(topic, payload, qos, retain, properties): validates now (throws), adds the message
+    // to the batch and returns its promise; the batch settles, in order, once durable.
     {
         let (state, shared) = (state.clone(), shared.clone());
         native.set(
@@ -326,7 +380,7 @@ pub fn install<'js>(
                       qos: f64,
                       retain: bool,
                       properties: rquickjs::function::Opt<Value<'js>>|
-                      -> rquickjs::Result<()> {
+                      -> rquickjs::Result<Promise<'js>> {
                     let st = current(&ctx, &state)?;
                     let qos = qos_arg(&ctx, qos)?;
                     let payload = payload_bytes(&ctx, &payload)?;
@@ -339,15 +393,20 @@ pub fn install<'js>(
                         .handle
                         .prepare_message(topic, payload, qos, retain, properties)
                         .map_err(|e| validation(e).throw(&ctx))?;
+                    let (promise, resolve, reject) = Promise::new(&ctx)?;
+                    st.waiting.borrow_mut().push_back((
+                        Persistent::save(&ctx, resolve),
+                        Persistent::save(&ctx, reject),
+                    ));
                     let full = {
                         let mut batch = st.batch.borrow_mut();
                         batch.push(message);
                         batch.len() >= BATCH_MAX
                     };
                     if full {
-                        st.flush(&shared).map_err(|e| mqtt_error(&e).throw(&ctx))?;
+                        st.flush(&ctx, &shared)?;
                     }
-                    Ok(())
+                    Ok(promise)
                 },
             )?,
         )?;
@@ -359,8 +418,7 @@ pub fn install<'js>(
         native.set(
             "mqttFlush",
             Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
-                let st = current(&ctx, &state)?;
-                st.flush(&shared).map_err(|e| mqtt_error(&e).throw(&ctx))
+                current(&ctx, &state)?.flush(&ctx, &shared)
             })?,
         )?;
     }
@@ -462,16 +520,6 @@ pub fn install<'js>(
     }
 
     {
-        let (state, shared, sender) = (state.clone(), shared.clone(), sender.clone());
-        native.set(
-            "mqttWatchFlush",
-            Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<()> {
-                watch_flush(&current(&ctx, &state)?, &shared, &sender);
-                Ok(())
-            })?,
-        )?;
-    }
-    {
         let state = state.clone();
         native.set(
             "mqttConnected",
@@ -517,47 +565,6 @@ pub fn install<'js>(
         )?;
     }
     Ok(())
-}
-
-/// The 'settled' event of a batch of `n` publishes: `{ n, first }` when every message was
-/// accepted with consecutive sequence numbers (the usual case, cheap to build), otherwise
-/// `{ n, results }` with a sequence number or an error per message.
-fn settled_object<'js>(
-    ctx: &Ctx<'js>,
-    n: usize,
-    results: Result<BatchResults, MqttError>,
-) -> rquickjs::Result<Object<'js>> {
-    let o = Object::new(ctx.clone())?;
-    o.set("n", n)?;
-    let results = match results {
-        Ok(results) => results,
-        Err(e) => {
-            let e = mqtt_error(&e).to_value(ctx)?;
-            o.set("results", vec![e; n])?;
-            return Ok(o);
-        }
-    };
-    let first = results.first().and_then(|r| r.as_ref().ok().copied());
-    let consecutive = first.is_some_and(|first| {
-        results
-            .iter()
-            .enumerate()
-            .all(|(i, r)| matches!(r, Ok(seq) if *seq == first + i as u64))
-    });
-    match first {
-        Some(first) if consecutive => o.set("first", first as f64)?,
-        _ => {
-            let list = rquickjs::Array::new(ctx.clone())?;
-            for (i, r) in results.iter().enumerate() {
-                match r {
-                    Ok(seq) => list.set(i, *seq as f64)?,
-                    Err(e) => list.set(i, mqtt_error(e).to_value(ctx)?)?,
-                }
-            }
-            o.set("results", list)?;
-        }
-    }
-    Ok(o)
 }
 
 fn current(ctx: &Ctx<'_>, state: &Rc<RefCell<Option<Rc<State>>>>) -> rquickjs::Result<Rc<State>> {
@@ -613,8 +620,14 @@ fn open(
             let sent = tx
                 .send(Box::new(move |h| {
                     h.shared().end_op();
-                    let settled = settled_object(&h.ctx, n, results)?;
-                    h.deliver(handle_id, "settled", settled)
+                    let Some(st) = h.shared().native::<State>(handle_id) else {
+                        return Ok(()); // the runtime is closing
+                    };
+                    // Keep the script alive until the queue drains (once per busy spell).
+                    if !st.flushing.replace(true) {
+                        watch_flush(&st, h.shared());
+                    }
+                    h.run_native(|ctx| st.settle(ctx, n, results))
                 }))
                 .await;
             if !sent {
@@ -629,7 +642,11 @@ fn open(
         subs: RefCell::new(HashMap::new()),
         batch: RefCell::new(Vec::new()),
         publisher,
+        waiting: RefCell::new(VecDeque::new()),
+        flushing: Cell::new(false),
+        sender: sender.clone(),
     });
+    shared.set_native(handle_id, st.clone());
     // A configured connection keeps the agent running, like an open socket in Node.
     if services.config.mqtt.is_some() {
         shared.add_handle();
@@ -704,6 +721,7 @@ fn open(
         for (_, t) in st2.subs.borrow_mut().drain() {
             t.abort();
         }
+        st2.waiting.borrow_mut().clear(); // JS values: before the runtime ends
         state2.borrow_mut().take();
     });
     *state.borrow_mut() = Some(st.clone());
@@ -711,21 +729,24 @@ fn open(
 }
 
 /// Keep the script alive until what it published has left the queue (sent and, for QoS 1/2,
-/// acknowledged), so `ganglion run pub.js` delivers before it exits. The module calls this after
-/// a publish settled (the message is in the queue) and no watch is running; `flushed` ends it.
+/// acknowledged), so `ganglion run pub.js` delivers before it exits. Started when a batch
+/// settles (its messages are in the queue) and no watch is running; the queue draining ends it.
 /// While the broker is away this keeps the agent running; SIGTERM still ends it and the
 /// messages stay on disk for the next start.
-fn watch_flush(st: &Rc<State>, shared: &Rc<Shared>, sender: &LoopSender) {
+fn watch_flush(st: &State, shared: &Shared) {
     shared.begin_op();
     let handle = st.service.handle.clone();
-    let tx = sender.clone();
+    let tx = st.sender.clone();
     let id = st.handle_id;
     st.tokio.spawn(async move {
         handle.drained().await;
         let _ = tx
             .send(Box::new(move |h| {
                 h.shared().end_op();
-                h.deliver(id, "flushed", ())
+                if let Some(st) = h.shared().native::<State>(id) {
+                    st.flushing.set(false);
+                }
+                Ok(())
             }))
             .await;
     });

@@ -13,10 +13,15 @@
 //! `toJSON` sees its real key; calls with a replacer or indentation go to the engine whole. So
 //! the text, the errors and the getter calls (once each, in order) are the engine's.
 
+use std::cell::RefCell;
 use std::ffi::c_char;
+use std::rc::Rc;
 
+use rquickjs::atom::PredefinedAtom;
 use rquickjs::object::Property;
 use rquickjs::{qjs, Atom, Ctx, Function, Object, Value};
+
+use crate::js::Shared;
 
 /// Nesting deeper than this is handed to the engine's stringify (which reports cycles).
 const MAX_DEPTH: usize = 64;
@@ -61,10 +66,15 @@ pub fn quote(out: &mut String, s: &str) {
 
 /// Appends a number as JSON writes it: ECMAScript Number::toString, `null` when not finite.
 pub fn number(out: &mut String, n: f64) {
+    /// Below 2^53 every integer is exact, so its digits are the shortest ones.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
     if !n.is_finite() {
         out.push_str("null");
     } else if n == 0.0 {
         out.push('0'); // -0 too
+    } else if n.fract() == 0.0 && n.abs() < EXACT {
+        // Timestamps in ms and counters past 2^31: integer digits without Ryū's search.
+        out.push_str(itoa::Buffer::new().format(n as i64));
     } else {
         out.push_str(ryu_js::Buffer::new().format_finite(n));
     }
@@ -185,6 +195,73 @@ fn atom_of<'js>(ctx: &Ctx<'js>, atom: qjs::JSAtom) -> rquickjs::Result<Atom<'js>
     Atom::from_value(ctx.clone(), &key)
 }
 
+/// Slots of the [`KeyCache`]: more than the keys a gateway script's payloads use.
+const KEY_SLOTS: usize = 128;
+
+/// Object keys already written, as their `"key":` text, by atom. Every reading's literal has the
+/// same key atoms, and writing a key from the engine (its text, a UTF-8 check, the quoting) costs
+/// ~400 instructions where a hit costs a compare and a copy. Direct-mapped by atom id; each
+/// cached atom is held (`JS_DupAtom`), so its id cannot come to name another string while it is
+/// here. [`KeyCache::clear`] releases them; it runs when the script's runtime closes.
+pub struct KeyCache {
+    rt: *mut qjs::JSRuntime,
+    slots: Vec<Option<(qjs::JSAtom, Box<str>)>>,
+}
+
+impl KeyCache {
+    fn new(ctx: &Ctx<'_>) -> Self {
+        Self {
+            // SAFETY: the context is live; its runtime outlives the cache (see `clear`).
+            rt: unsafe { qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) },
+            slots: vec![None; KEY_SLOTS],
+        }
+    }
+
+    /// Appends `"key":` for `atom` (held by the caller's key list); false, with nothing
+    /// written, when the key is not UTF-8 (a lone surrogate: the engine must write it).
+    fn write(
+        &mut self,
+        ctx: &Ctx<'_>,
+        atom: qjs::JSAtom,
+        out: &mut String,
+    ) -> rquickjs::Result<bool> {
+        let slot = &mut self.slots[atom as usize % KEY_SLOTS];
+        if let Some((cached, text)) = slot {
+            if *cached == atom {
+                out.push_str(text);
+                return Ok(true);
+            }
+        }
+        let name = Text::of_atom(ctx, atom)?;
+        let Some(name) = name.as_str() else {
+            return Ok(false);
+        };
+        let mut text = String::with_capacity(name.len() + 3);
+        quote(&mut text, name);
+        text.push(':');
+        out.push_str(&text);
+        // SAFETY: `atom` is live (held by the key list); the new reference is released on
+        // eviction or in `clear`, the old one was taken here.
+        unsafe {
+            qjs::JS_DupAtom(ctx.as_raw().as_ptr(), atom);
+            if let Some((old, _)) = slot.replace((atom, text.into_boxed_str())) {
+                qjs::JS_FreeAtomRT(self.rt, old);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Releases the cached atoms; must run before the runtime is freed.
+    fn clear(&mut self) {
+        for slot in &mut self.slots {
+            if let Some((atom, _)) = slot.take() {
+                // SAFETY: taken in `write`; the runtime is still alive (see the type's doc).
+                unsafe { qjs::JS_FreeAtomRT(self.rt, atom) }
+            }
+        }
+    }
+}
+
 /// What writing a value did: text, or nothing (undefined, a function, a symbol).
 enum Wrote {
     Text,
@@ -201,6 +278,7 @@ struct Walker<'js> {
     object_proto: Object<'js>,
     array_proto: Option<Object<'js>>,
     to_json: Atom<'js>,
+    keys: Rc<RefCell<KeyCache>>,
     out: String,
 }
 
@@ -286,14 +364,15 @@ impl<'js> Walker<'js> {
             if !first {
                 self.out.push(',');
             }
-            let name = Text::of_atom(&self.ctx, atom)?;
-            let wrote = match name.as_str() {
-                Some(name) => {
-                    quote(&mut self.out, name);
-                    self.out.push(':');
-                    self.value(&value, depth + 1)?
-                }
-                None => Err(Unsupported),
+            // Not held across `get` or `value`: a getter may stringify too.
+            let named = self
+                .keys
+                .borrow_mut()
+                .write(&self.ctx, atom, &mut self.out)?;
+            let wrote = if named {
+                self.value(&value, depth + 1)?
+            } else {
+                Err(Unsupported)
             };
             match wrote {
                 Ok(Wrote::Text) => first = false,
@@ -406,7 +485,7 @@ fn class_ids_hold(ctx: &Ctx<'_>) -> rquickjs::Result<bool> {
 /// Replaces `JSON.stringify` with the fast path; returns the engine's function, which stays
 /// the fallback (and the reference the conformance test compares with). Should an engine
 /// update renumber its classes, the engine's function stays in place (correct, slower).
-pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
+pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Function<'js>> {
     let json: Object<'js> = ctx.globals().get("JSON")?;
     let engine: Function<'js> = json.get("stringify")?;
     if !class_ids_hold(ctx)? {
@@ -414,13 +493,18 @@ pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
         return Ok(engine);
     }
     json.prop(engine_key(ctx)?, Property::from(engine.clone()))?; // not enumerable, not writable
+    let keys = Rc::new(RefCell::new(KeyCache::new(ctx)));
+    {
+        let keys = keys.clone();
+        shared.on_close(move || keys.borrow_mut().clear());
+    }
     let fast = Function::new(
         ctx.clone(),
-        |ctx: Ctx<'js>,
-         value: Value<'js>,
-         replacer: rquickjs::function::Opt<Value<'js>>,
-         space: rquickjs::function::Opt<Value<'js>>|
-         -> rquickjs::Result<Value<'js>> {
+        move |ctx: Ctx<'js>,
+              value: Value<'js>,
+              replacer: rquickjs::function::Opt<Value<'js>>,
+              space: rquickjs::function::Opt<Value<'js>>|
+              -> rquickjs::Result<Value<'js>> {
             let plain_call = replacer
                 .0
                 .as_ref()
@@ -433,7 +517,8 @@ pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
                 engine: None,
                 object_proto: class_proto(&ctx, CLASS_OBJECT)?,
                 array_proto: None,
-                to_json: Atom::from_str(ctx.clone(), "toJSON")?,
+                to_json: Atom::from_predefined(ctx.clone(), PredefinedAtom::ToJSON),
+                keys: keys.clone(),
                 out: String::with_capacity(256), // a reading's JSON, without regrowing
                 ctx: ctx.clone(),
             };
@@ -452,6 +537,7 @@ pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Limits;
 
     fn q(s: &str) -> String {
         let mut out = String::new();
@@ -473,12 +559,44 @@ mod tests {
         let cx = rquickjs::Context::full(&rt).expect("context");
         cx.with(|ctx| {
             assert!(class_ids_hold(&ctx).expect("prototypes"));
-            install(&ctx).expect("install");
+            let shared = Shared::new(&Limits::default());
+            install(&ctx, &shared).expect("install");
             let text: String = ctx
                 .eval(r#"JSON.stringify({ s: 'bme280', n: [1, 2.5, null], "k\u0000": true })"#)
                 .expect("stringify");
             assert_eq!(text, r#"{"s":"bme280","n":[1,2.5,null],"k\u0000":true}"#);
+            shared.close();
         });
+    }
+
+    /// The key cache is keyed by atom id: more keys than slots, and names made at run time
+    /// (fresh atoms, freed with their objects, whose ids come back for other names) must still
+    /// be written as the engine writes them, round after round.
+    #[test]
+    fn cached_keys_stay_right_across_evictions_and_reused_atom_ids() {
+        let rt = rquickjs::Runtime::new().expect("runtime");
+        let cx = rquickjs::Context::full(&rt).expect("context");
+        let shared = Shared::new(&Limits::default());
+        cx.with(|ctx| {
+            install(&ctx, &shared).expect("install");
+            let mismatches: i32 = ctx
+                .eval(
+                    r#"
+                    const engine = JSON[Symbol.for('ganglion.json.engine')];
+                    let bad = 0;
+                    for (let round = 0; round < 4; round++) {
+                      const o = {};
+                      for (let i = 0; i < 3 * 128; i++) o[`k${(i * 7 + round) % 500}-${round}"é`] = i;
+                      const outer = { temperature: round, o, humidity: [o, { seq: round }] };
+                      if (JSON.stringify(outer) !== engine(outer)) bad++;
+                      if (JSON.stringify({ seq: round, temperature: 1 }) !== `{"seq":${round},"temperature":1}`) bad++;
+                    }
+                    bad"#,
+                )
+                .expect("eval");
+            assert_eq!(mismatches, 0);
+        });
+        shared.close(); // releases the cached atoms before the runtime goes
     }
 
     #[test]
@@ -507,6 +625,11 @@ mod tests {
             (5e-324, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (9007199254740993.0, "9007199254740992"),
+            (9007199254740991.0, "9007199254740991"),
+            (-9007199254740991.0, "-9007199254740991"),
+            (18014398509481984.0, "18014398509481984"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (-4294967296.0, "-4294967296"),
             (1763884800000.0, "1763884800000"),
             (f64::NAN, "null"),
             (f64::INFINITY, "null"),

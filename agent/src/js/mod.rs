@@ -17,6 +17,7 @@ pub mod watchdog;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rquickjs::{Ctx, Function, IntoJs};
@@ -110,7 +111,8 @@ pub fn next_handle_id() -> u32 {
 }
 
 /// Loop state shared between the loop and the native functions (all on the JS thread).
-/// Holds no JS values, so it can outlive the runtime safely.
+/// Holds no JS values once closed (the bindings' states go in `close`), so it can outlive the
+/// runtime safely.
 pub struct Shared {
     timers: RefCell<timers::TimerQueue>,
     immediates: Cell<i64>,
@@ -127,6 +129,9 @@ pub struct Shared {
     healthy: Cell<bool>,
     start: Instant,
     on_close: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// Bindings' native states by handle id, for the tasks that come back to the JS thread
+    /// (a task is `Send` and cannot carry an `Rc`). Emptied by `close`.
+    natives: RefCell<std::collections::HashMap<u32, Rc<dyn std::any::Any>>>,
 }
 
 impl Shared {
@@ -147,6 +152,7 @@ impl Shared {
             healthy: Cell::new(false),
             start: Instant::now(),
             on_close: RefCell::new(Vec::new()),
+            natives: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
@@ -187,12 +193,26 @@ impl Shared {
         self.on_close.borrow_mut().push(Box::new(f));
     }
 
-    /// Run the close hooks, newest first.
+    /// Run the close hooks, newest first, then drop the bindings' states (they may hold JS
+    /// values, which must go before the runtime).
     fn close(&self) {
         let hooks = std::mem::take(&mut *self.on_close.borrow_mut());
         for f in hooks.into_iter().rev() {
             f();
         }
+        let natives = std::mem::take(&mut *self.natives.borrow_mut());
+        drop(natives);
+    }
+
+    /// Keep a binding's native state under its handle id until the runtime closes.
+    pub fn set_native(&self, id: u32, state: Rc<dyn std::any::Any>) {
+        self.natives.borrow_mut().insert(id, state);
+    }
+
+    /// The native state kept under handle `id`, if it is a `T` and the runtime is open.
+    pub fn native<T: 'static>(&self, id: u32) -> Option<Rc<T>> {
+        let state = self.natives.borrow().get(&id)?.clone();
+        state.downcast::<T>().ok()
     }
 
     /// Uncaught errors so far.
@@ -243,6 +263,17 @@ impl<'js> Host<'js> {
     pub fn call<A: IntoJs<'js>>(&self, f: Function<'js>, arg: A) -> rquickjs::Result<()> {
         self.shared.arm();
         self.call.call::<_, ()>((f, arg))?;
+        self.settle()
+    }
+
+    /// Run native code that settles promises as one macrotask (deadline armed, then ticks and
+    /// jobs drained, as after a JS callback).
+    pub fn run_native(
+        &self,
+        f: impl FnOnce(&Ctx<'js>) -> rquickjs::Result<()>,
+    ) -> rquickjs::Result<()> {
+        self.shared.arm();
+        f(&self.ctx)?;
         self.settle()
     }
 

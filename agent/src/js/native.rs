@@ -32,7 +32,7 @@ pub fn install<'js>(
     shared: &Rc<Shared>,
     opts: &ScriptOptions,
 ) -> rquickjs::Result<Object<'js>> {
-    let engine_stringify = super::json::install(ctx)?;
+    let engine_stringify = super::json::install(ctx, shared)?;
     let n = Object::new(ctx.clone())?;
     n.set("engineStringify", engine_stringify)?;
     let root = loader::normalize(&opts.scripts_root);

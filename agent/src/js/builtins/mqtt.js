@@ -17,25 +17,13 @@ const pending = new Map();
 const subs = new Map();
 let nextReq = 1;
 let nextSub = 1;
-let flushing = false;
-// Publishes handed to the native side and not yet settled, in call order: resolve, reject,
-// resolve, reject, ... from index `head` on. Batches settle in order, so a FIFO is enough.
-let waiting = [];
-let head = 0;
 let flushQueued = false;
 const resolved = Promise.resolve();
 function flushPublishes() {
   flushQueued = false;
   native.mqttFlush();
 }
-function settleNext(value, error) {
-  const resolve = waiting[head];
-  const reject = waiting[head + 1];
-  waiting[head] = waiting[head + 1] = undefined;
-  head += 2;
-  if (error === undefined) resolve(value);
-  else reject(error);
-}
+const noOptions = Object.freeze({});
 
 /** A received message. */
 class Message {
@@ -127,18 +115,25 @@ class Mqtt extends EventEmitter {
    */
   publish(topic, payload, opts) {
     if (typeof topic !== 'string') throw new TypeError(`MQTT topic must be a string, got ${typeof topic}`);
-    const o = options(opts, 'publish');
-    ensure();
-    native.mqttPublish(topic, encode(payload), qosOf(o), !!o.retain, o.properties);
+    // The usual call (a string payload, an options object or none) makes no other JS call:
+    // each costs the interpreter a frame, and this runs for every reading.
+    const o = opts === undefined ? noOptions : options(opts, 'publish');
+    if (info === null) ensure();
+    const q = o.qos;
+    const promise = native.mqttPublish(
+      topic,
+      typeof payload === 'string' ? payload : encode(payload),
+      q === undefined ? 0 : typeof q === 'number' ? q : qosOf(o),
+      !!o.retain,
+      o.properties,
+    );
     // The macrotask's publishes go to the worker together, right after it (one hand-over,
     // one write to the queue, one answer).
     if (!flushQueued) {
       flushQueued = true;
       resolved.then(flushPublishes);
     }
-    return new Promise((resolve, reject) => {
-      waiting.push(resolve, reject);
-    });
+    return promise;
   }
 
   /**
@@ -210,36 +205,11 @@ function onEvent(type, p) {
       }
       return;
     }
-    case 'settled': {
-      if (!flushing) {
-        flushing = true;
-        native.mqttWatchFlush();
-      }
-      if (p.results === undefined) {
-        for (let i = 0; i < p.n; i++) settleNext(p.first + i);
-      } else {
-        for (const r of p.results) {
-          if (typeof r === 'number') settleNext(r);
-          else settleNext(undefined, r);
-        }
-      }
-      if (head === waiting.length) {
-        waiting = [];
-        head = 0;
-      } else if (head > 4096) {
-        waiting = waiting.slice(head);
-        head = 0;
-      }
-      return;
-    }
     case 'message': {
       const s = subs.get(p.sub);
       if (s) s.handler.call(mqtt, new Message(p));
       return;
     }
-    case 'flushed':
-      flushing = false;
-      return;
     case 'connect':
       mqtt.emit('connect', p);
       return;
