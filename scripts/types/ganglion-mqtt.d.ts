@@ -194,7 +194,8 @@ declare module 'ganglion:mqtt' {
      * TypeError now; a bad QoS or a topic/packet that is too large a RangeError. The promise
      * resolves with the message's queue sequence number once it is durably accepted (written to
      * the on-disk queue, all QoS levels; see docs/mqtt.md), in call order, and rejects with
-     * `ERR_MQTT_QUEUE_FULL` (reject-new at the cap) or `EIO`. Sending happens later, also across
+     * `ERR_MQTT_QUEUE_FULL` (reject-new at the cap), `EIO`, or `ERR_MQTT_CLOSED` (the agent is
+   * stopping and the message was not queued). Sending happens later, also across
      * reconnects and restarts. Publishing never blocks the event loop.
      */
     publish(topic: string, payload: Payload, options?: PublishOptions): Promise<number>;

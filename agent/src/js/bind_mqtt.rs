@@ -1,5 +1,6 @@
-//! Natives behind `ganglion:mqtt`: parse arguments, call [`crate::mqtt::MqttHandle`], and turn
-//! results into events for the module's handle (`settle`, `message`, `connect`, ...).
+//! Natives behind `ganglion:mqtt`: parse arguments, call [`crate::mqtt::MqttHandle`], settle
+//! publish promises, and turn the rest into events for the module's handle (`settle` of a
+//! subscribe, `message`, `connect`, ...).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -34,6 +35,9 @@ struct State {
     waiting: RefCell<VecDeque<Resolvers>>,
     /// A watch for the queue to drain is running (see [`watch_flush`]).
     flushing: Cell<bool>,
+    /// Batches settled so far: a watch that ends while batches settled after it began
+    /// starts another one (their messages may still be queued).
+    settled_batches: Cell<u64>,
     sender: LoopSender,
 }
 
@@ -54,51 +58,77 @@ impl State {
             return Ok(());
         }
         if self.publisher.send(items).is_err() {
+            // The unsent batch is always the newest `n` entries (each publish adds to both).
             let newest = {
                 let mut waiting = self.waiting.borrow_mut();
+                debug_assert!(waiting.len() >= n);
                 let at = waiting.len().saturating_sub(n);
                 waiting.split_off(at)
             };
-            let error = mqtt_error(&MqttError::Closed).to_value(ctx)?;
+            let mut first_error = Ok(());
             for (_, reject) in newest {
-                reject.restore(ctx)?.call::<_, ()>((error.clone(),))?;
+                let r = reject_with(ctx, reject, &MqttError::Closed);
+                first_error = first_error.and(r);
             }
-            return Ok(());
+            return first_error;
         }
         shared.begin_op();
         Ok(())
     }
 
     /// Settle the promises of the oldest batch of `n` publishes: each resolves with its
-    /// message's queue sequence number or rejects with the queue's error.
+    /// message's queue sequence number or rejects with the queue's error. The batch leaves the
+    /// FIFO whole and every promise is settled even if one call fails (the first failure is
+    /// returned): a batch left half in the FIFO would pair later answers with wrong promises.
     fn settle(
         &self,
         ctx: &Ctx<'_>,
         n: usize,
         results: Result<BatchResults, MqttError>,
     ) -> rquickjs::Result<()> {
-        for i in 0..n {
-            let Some((resolve, reject)) = self.waiting.borrow_mut().pop_front() else {
-                break;
-            };
-            let error = match &results {
+        self.settled_batches.set(self.settled_batches.get() + 1);
+        let batch: Vec<Resolvers> = {
+            let mut waiting = self.waiting.borrow_mut();
+            let k = n.min(waiting.len());
+            waiting.drain(..k).collect()
+        };
+        let mut first_error = Ok(());
+        for (i, (resolve, reject)) in batch.into_iter().enumerate() {
+            let r = match &results {
                 Ok(list) => match list.get(i) {
-                    Some(Ok(seq)) => {
-                        resolve.restore(ctx)?.call::<_, ()>((*seq as f64,))?;
-                        continue;
-                    }
-                    Some(Err(e)) => mqtt_error(e),
+                    Some(Ok(seq)) => resolve
+                        .restore(ctx)
+                        .and_then(|f| f.call::<_, ()>((*seq as f64,))),
+                    Some(Err(e)) => reject_with(ctx, reject, e),
                     // Fewer results than messages: never, but a rejection rather than a hang.
-                    None => mqtt_error(&MqttError::Closed),
+                    None => reject_with(ctx, reject, &MqttError::Closed),
                 },
-                Err(e) => mqtt_error(e),
+                Err(e) => reject_with(ctx, reject, e),
             };
-            reject
-                .restore(ctx)?
-                .call::<_, ()>((error.to_value(ctx)?,))?;
+            first_error = first_error.and(r);
         }
-        Ok(())
+        first_error
     }
+}
+
+/// Rejects a publish promise with `e` as a JS error. Building that error calls the script's
+/// `Error` constructors (which it may have replaced); if that fails, the promise still rejects,
+/// with the message text.
+fn reject_with(
+    ctx: &Ctx<'_>,
+    reject: Persistent<Function<'static>>,
+    e: &MqttError,
+) -> rquickjs::Result<()> {
+    let reason = match mqtt_error(e).to_value(ctx) {
+        Ok(v) => v,
+        Err(_) => {
+            let _ = ctx.catch(); // the pending exception of the failed construction
+            rquickjs::String::from_str(ctx.clone(), &e.to_string())
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::new_undefined(ctx.clone()))
+        }
+    };
+    reject.restore(ctx)?.call::<_, ()>((reason,))
 }
 
 fn validation(e: ValidationError) -> JsError {
@@ -644,6 +674,7 @@ fn open(
         publisher,
         waiting: RefCell::new(VecDeque::new()),
         flushing: Cell::new(false),
+        settled_batches: Cell::new(0),
         sender: sender.clone(),
     });
     shared.set_native(handle_id, st.clone());
@@ -738,14 +769,21 @@ fn watch_flush(st: &State, shared: &Shared) {
     let handle = st.service.handle.clone();
     let tx = st.sender.clone();
     let id = st.handle_id;
+    let seen = st.settled_batches.get();
     st.tokio.spawn(async move {
         handle.drained().await;
         let _ = tx
             .send(Box::new(move |h| {
-                h.shared().end_op();
                 if let Some(st) = h.shared().native::<State>(id) {
-                    st.flushing.set(false);
+                    // A batch that settled after the drain was seen found this watch still
+                    // running and started none: watch again (at once done if it has gone).
+                    if st.settled_batches.get() != seen {
+                        watch_flush(&st, h.shared());
+                    } else {
+                        st.flushing.set(false);
+                    }
                 }
+                h.shared().end_op();
                 Ok(())
             }))
             .await;

@@ -266,15 +266,19 @@ impl<'js> Host<'js> {
         self.settle()
     }
 
-    /// Run native code that settles promises as one macrotask (deadline armed, then ticks and
-    /// jobs drained, as after a JS callback).
+    /// Run native code that settles promises as one macrotask: then ticks and jobs are
+    /// drained under the deadline, as after a JS callback.
     pub fn run_native(
         &self,
         f: impl FnOnce(&Ctx<'js>) -> rquickjs::Result<()>,
     ) -> rquickjs::Result<()> {
+        // The native part runs no script code and must not stop half-way (every call into the
+        // engine polls the interrupt handler): no deadline for it.
+        self.shared.disarm();
+        let r = f(&self.ctx);
         self.shared.arm();
-        f(&self.ctx)?;
-        self.settle()
+        let jobs = self.settle(); // the jobs it queued run even if part of it failed
+        r.and(jobs)
     }
 
     /// Drain promise jobs, running the `nextTick` queue whenever one was queued (Node's order:
