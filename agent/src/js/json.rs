@@ -203,7 +203,7 @@ const KEY_SLOTS: usize = 128;
 /// ~400 instructions where a hit costs a compare and a copy. Direct-mapped by atom id; each
 /// cached atom is held (`JS_DupAtom`), so its id cannot come to name another string while it is
 /// here. [`KeyCache::clear`] releases them; it runs when the script's runtime closes.
-pub struct KeyCache {
+struct KeyCache {
     rt: *mut qjs::JSRuntime,
     slots: Vec<Option<(qjs::JSAtom, Box<str>)>>,
 }
