@@ -459,9 +459,23 @@ for (let i = 0; i < {BURST}; i++) {{
 const results = await Promise.allSettled(accepted);
 const rejected = results.filter((r) => r.status === 'rejected');
 const codes = [...new Set(rejected.map((r) => r.reason.code))];
+// Which promise got which answer (the burst is several batches): the queue's sequence numbers
+// rise in call order, and refusals are the newest publishes.
+const seqs = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+const rising = seqs.every((v, i) => i === 0 || v > seqs[i - 1]);
+const firstRejected = results.findIndex((r) => r.status === 'rejected');
+const lastFulfilled = results.findLastIndex((r) => r.status === 'fulfilled');
 const s = mqtt.stats();
 for (let t = 0; droppedEvents < s.dropped && t < 1000; t++) await sleep(10);
-console.log('capped', JSON.stringify({{ droppedEvents, rejected: rejected.length, codes, ...s }}));
+console.log('capped', JSON.stringify({{ droppedEvents, rejected: rejected.length, codes, rising, firstRejected, lastFulfilled, ...s }}));
+if ('{policy}' === 'reject-new') {{
+  // A script that broke `Error` still gets its refusal: the message text as the reason.
+  const saved = globalThis.Error;
+  globalThis.Error = function () {{ throw new TypeError('broken Error'); }};
+  const late = await mqtt.publish(topic, 'late'.repeat(32), {{ qos: 1 }}).then(() => 'resolved', (e) => e);
+  globalThis.Error = saved;
+  console.log('late', JSON.stringify({{ type: typeof late, text: String(late) }}));
+}}
 const kept = s.queued;
 const end = await drained((t) => t.acked === kept && t.queued === 0 && t.inflight === 0);
 console.log('flushed', JSON.stringify(end));
@@ -471,7 +485,8 @@ process.exit(0);
     )
 }
 
-fn capped_run(id: &str, policy: &str) -> (Value, Vec<Seen>) {
+/// The 'capped' line, the 'late' line (reject-new only, else null) and what reached the broker.
+fn capped_run(id: &str, policy: &str) -> (Value, Value, Vec<Seen>) {
     let broker = Mosquitto::start();
     let topic = format!("ganglion/{id}/q");
     let observer = Observer::connect(broker.port(), &format!("{id}-obs"), &[&topic], false);
@@ -480,6 +495,12 @@ fn capped_run(id: &str, policy: &str) -> (Value, Vec<Seen>) {
     let live = spawn(&s);
     live.wait_for("script: capped ", LIMIT);
     let capped = json_line(&lines_of(&live), "capped");
+    let late = if policy == "reject-new" {
+        live.wait_for("script: late ", LIMIT); // while the broker is still away
+        json_line(&lines_of(&live), "late")
+    } else {
+        Value::Null
+    };
     gate.open();
     let done = live.finish(LIMIT);
     assert_eq!(done.code, Some(0), "{}", done.stderr);
@@ -487,7 +508,7 @@ fn capped_run(id: &str, policy: &str) -> (Value, Vec<Seen>) {
     for _ in 0..KEPT {
         seen.push(observer.expect("a kept message"));
     }
-    (capped, seen)
+    (capped, late, seen)
 }
 
 fn texts(seen: &[Seen]) -> Vec<String> {
@@ -496,20 +517,23 @@ fn texts(seen: &[Seen]) -> Vec<String> {
 
 #[test]
 fn queue_at_its_cap_drops_the_oldest_and_counts_exactly() {
-    let (capped, seen) = capped_run("capd", "drop-oldest");
+    let (capped, _, seen) = capped_run("capd", "drop-oldest");
     let gone = BURST - KEPT;
     assert_eq!(capped["dropped"], gone, "{capped}");
     assert_eq!(capped["droppedEvents"], gone, "{capped}");
     assert_eq!(capped["queued"], KEPT, "{capped}");
     assert_eq!(capped["rejected"], 0, "{capped}");
     assert_eq!(capped["connected"], false, "{capped}");
+    assert_eq!(capped["rising"], true, "{capped}");
+    assert_eq!(capped["firstRejected"], -1, "{capped}");
+    assert_eq!(capped["lastFulfilled"], BURST - 1, "{capped}");
     let expected: Vec<String> = (gone..BURST).map(|i| format!("m{i:04}")).collect();
     assert_eq!(texts(&seen), expected, "the newest ones, in order");
 }
 
 #[test]
 fn queue_at_its_cap_rejects_new_and_counts_exactly() {
-    let (capped, seen) = capped_run("capr", "reject-new");
+    let (capped, late, seen) = capped_run("capr", "reject-new");
     assert_eq!(capped["rejected"], BURST - KEPT, "{capped}");
     assert_eq!(
         capped["codes"],
@@ -519,6 +543,16 @@ fn queue_at_its_cap_rejects_new_and_counts_exactly() {
     assert_eq!(capped["dropped"], 0, "{capped}");
     assert_eq!(capped["droppedEvents"], 0, "{capped}");
     assert_eq!(capped["queued"], KEPT, "{capped}");
+    assert_eq!(capped["rising"], true, "{capped}");
+    assert_eq!(capped["firstRejected"], KEPT, "{capped}");
+    assert_eq!(capped["lastFulfilled"], KEPT - 1, "{capped}");
+    assert_eq!(late["type"], "string", "{late}");
+    assert!(
+        late["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("MQTT queue is full")),
+        "{late}"
+    );
     let expected: Vec<String> = (0..KEPT).map(|i| format!("m{i:04}")).collect();
     assert_eq!(texts(&seen), expected, "the oldest ones, in order");
 }
