@@ -85,7 +85,9 @@ scenarios "$out/ganglion-small" small
 # Functions of the agent's own object: those of hello.js first (start-up and idle), then those of
 # the connected idle agent (MQTT client), then the rest of the loaded workload's (queue, publish
 # path), then the example's (embedded broker, sensors); within each, those run in more scenarios
-# first; the key of a function is its name without hashes (cross/symkey.py).
+# first. link-order.txt ranks the traced benchmark build's functions by their exact names;
+# link-order-small.txt ranks by key, a name without its hashes (cross/symkey.py), which is how
+# the ARM link matches it anyway.
 python3 - "$out" "$root/cross" << 'EOF'
 import glob, re, sys
 out, cross = sys.argv[1], sys.argv[2]
@@ -137,8 +139,10 @@ for path in sorted(glob.glob(f"{out}/cg.*")):
 # agent/build.rs picks one by the build's opt-level.
 # The benchmark build's traced names are ranked one by one, not by key: legacy Rust names carry no
 # generic arguments, so one key can stand for dozens of copies of a generic function, and ranking
-# them all where the first ran pulled busy-path copies into the idle prefix (its idle functions
-# spread over 31 instead of 24 64-KiB blocks, measured on 2026-12-02).
+# them all where the first ran pulled busy-path copies into the idle prefix (an idle agent's
+# functions spread over 31 instead of 24 64-KiB blocks, laid out from nm sizes on 2026-12-02; idle
+# RSS 0.3 MB higher). The release build's names follow each key's first traced name, all of them
+# (that build is not traced, so its copies of a generic function cannot be told apart).
 def fast_units():
     for t, f in sorted(nfirst, key=lambda tn: (nrank[tn], -ncount[tn], nfirst[tn])):
         if t == "fast":
