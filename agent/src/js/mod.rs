@@ -110,6 +110,13 @@ pub fn next_handle_id() -> u32 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// CPU time the calling thread has used, if the system can say.
+fn thread_cpu_time() -> Option<Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .ok()
+        .map(Duration::from)
+}
+
 /// Loop state shared between the loop and the native functions (all on the JS thread).
 /// Holds no JS values once closed (the bindings' states go in `close`), so it can outlive the
 /// runtime safely.
@@ -120,6 +127,8 @@ pub struct Shared {
     handles: Cell<usize>,
     pending_ops: Cell<usize>,
     deadline: Cell<Option<Instant>>,
+    /// The thread's CPU time when the running callback started (see [`Shared::over_budget`]).
+    cpu_at_arm: Cell<Option<Duration>>,
     ticks_queued: Cell<bool>,
     callback_limit: Duration,
     errors: Cell<u64>,
@@ -143,6 +152,7 @@ impl Shared {
             handles: Cell::new(0),
             pending_ops: Cell::new(0),
             deadline: Cell::new(None),
+            cpu_at_arm: Cell::new(None),
             ticks_queued: Cell::new(false),
             callback_limit: limits.callback_time,
             errors: Cell::new(0),
@@ -158,8 +168,34 @@ impl Shared {
 
     /// Start the CPU-time budget of the callback about to run.
     pub fn arm(&self) {
+        self.cpu_at_arm.set(thread_cpu_time());
         self.deadline
             .set(Some(Instant::now() + self.callback_limit));
+    }
+
+    /// Whether the running callback has used up its budget (`[limits] callback_time`), asked by
+    /// the engine's interrupt handler. The wall clock is read first: it is cheap and never behind
+    /// the CPU time. Once it is past the deadline, the thread's own CPU time decides, so a
+    /// callback that waited for a core on a busy machine is not stopped for that: its deadline
+    /// moves on by what is left of its budget. Without a thread CPU clock, wall time decides.
+    pub fn over_budget(&self) -> bool {
+        let Some(deadline) = self.deadline.get() else {
+            return false;
+        };
+        let now = Instant::now();
+        if now <= deadline {
+            return false;
+        }
+        let (Some(start), Some(cpu)) = (self.cpu_at_arm.get(), thread_cpu_time()) else {
+            return true;
+        };
+        match self.callback_limit.checked_sub(cpu.saturating_sub(start)) {
+            Some(left) if !left.is_zero() => {
+                self.deadline.set(Some(now + left));
+                false
+            }
+            _ => true,
+        }
     }
 
     /// No callback is running: nothing to interrupt.
@@ -307,5 +343,44 @@ impl<'js> Host<'js> {
     /// The loop state (handles, pending operations).
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callback_budget_counts_cpu_time_not_waiting() {
+        let limits = Limits {
+            callback_time: Duration::from_millis(30),
+            ..Limits::default()
+        };
+        let s = Shared::new(&limits);
+        assert!(!s.over_budget(), "nothing armed");
+        s.arm();
+        // Waiting (here: asleep; on a busy machine: for a core) uses wall time, not CPU time.
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(
+            !s.over_budget(),
+            "a callback that only waited is within its budget"
+        );
+        let burning = Instant::now();
+        let mut spins = 0u64;
+        while !s.over_budget() {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+            assert!(
+                burning.elapsed() < Duration::from_secs(30),
+                "never over budget"
+            );
+        }
+        // CPU time never runs ahead of the wall clock: at least the budget was burnt.
+        assert!(
+            burning.elapsed() >= Duration::from_millis(25),
+            "{:?}",
+            burning.elapsed()
+        );
+        s.disarm();
+        assert!(!s.over_budget(), "disarmed");
     }
 }

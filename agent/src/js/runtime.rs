@@ -47,9 +47,7 @@ pub fn run_script(
     let shared = Rc::new(Shared::new(&opts.limits));
     {
         let s = shared.clone();
-        rt.set_interrupt_handler(Some(Box::new(move || {
-            s.deadline.get().is_some_and(|d| Instant::now() > d)
-        })));
+        rt.set_interrupt_handler(Some(Box::new(move || s.over_budget())));
     }
     rt.set_host_promise_rejection_tracker(Some(Box::new(|ctx, promise, reason, handled| {
         let track = internal(&ctx)
