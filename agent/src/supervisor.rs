@@ -142,3 +142,57 @@ async fn forward_signals(sender: js::LoopSender, ota: Option<crate::ota::Ota>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Publishes made after the MQTT worker has ended (as while the agent stops) reject with
+    /// `ERR_MQTT_CLOSED`, one at a time and as a burst larger than one hand-over batch: none
+    /// resolves and none is left pending. No broker is needed: the worker never connected.
+    #[test]
+    fn publishes_after_the_mqtt_worker_ended_reject_with_err_mqtt_closed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = crate::mqtt::testutil::free_port();
+        let text = format!(
+            "[agent]\nid = \"gone\"\nscripts = \".\"\nentry = \"main.js\"\n\
+             state_dir = \"state\"\n\n[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\n"
+        );
+        // Exit codes say which expectation failed; 9: a promise never settled.
+        let script = r#"
+import mqtt from 'ganglion:mqtt';
+const watchdog = setTimeout(() => process.exit(9), 20000);
+const codes = [];
+for (const qos of [0, 1, 2]) {
+  try { await mqtt.publish('t', 'x', { qos }); codes.push('resolved'); }
+  catch (e) { codes.push(e.code); }
+}
+if (codes.join() !== 'ERR_MQTT_CLOSED,ERR_MQTT_CLOSED,ERR_MQTT_CLOSED') process.exit(2);
+const burst = await Promise.allSettled(
+  Array.from({ length: 600 }, (_, i) => mqtt.publish('t', `${i}`, { qos: 1 })));
+const closed = burst.filter((r) => r.status === 'rejected' && r.reason.code === 'ERR_MQTT_CLOSED');
+if (closed.length !== 600) process.exit(3);
+if (!(closed[0].reason instanceof Error)) process.exit(4);
+clearTimeout(watchdog);
+process.exit(0);
+"#;
+        std::fs::write(dir.path().join("main.js"), script).expect("write script");
+        let cfg =
+            Config::parse(&text, &dir.path().join("ganglion.toml"), dir.path()).expect("config");
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (sender, mut rx) = js::channel(64);
+        let services = Services::new(cfg.clone(), io.handle().clone());
+        services.mqtt().expect("mqtt service");
+        io.block_on(services.shutdown());
+        let opts = script_options(&cfg, Vec::new(), services, sender);
+        match js::run_script(&opts, &mut rx, io.handle()) {
+            Exit::Done(code) => assert_eq!(code, 0, "see the script's exit codes"),
+            Exit::Restart => panic!("uncaught error"),
+            Exit::StartupFailed(m) => panic!("start-up failed: {m}"),
+        }
+    }
+}
