@@ -69,8 +69,9 @@ done = next((o for _, o in objs if o.get("t") == "done"), {})
 raw = done.get("raw") or []
 # The pulls of the glitch and the burst follow each other at once; gpio-sim raises its interrupts
 # from deferred work (irq_sim), and changes that land before that work has run become one edge, so
-# on a loaded host the raw line sees fewer than the 10 (6 seen once, the burst taking 180 ms). The bounces are proven as long as the raw
-# line saw more edges than the 4 the debounced line reports.
+# on a loaded host the raw line sees fewer than the 10 (6 seen once, the burst taking 180 ms).
+# The bounces are proven as long as the raw line saw more edges than the 4 the debounced line
+# reports.
 debounced = done.get("edges") or []
 expect("raw line saw the bounces", len(raw) > max(len(debounced), 4),
        f"{len(raw)} raw edges (10 pull changes), {len(debounced)} debounced {raw}")
