@@ -16,7 +16,7 @@ pub struct Broker {
 }
 
 /// Path of the mosquitto binary (Debian installs it in /usr/sbin, often not on PATH).
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':') {
         let candidate = Path::new(dir).join("mosquitto");
         if candidate.is_file() {

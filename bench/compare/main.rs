@@ -8,8 +8,9 @@
 //! load|start|edge|verify` (one figure; implies `--no-docs`), `--no-docs` (print only).
 //! `GANGLION_BIN` / `NODE` override the programs under test.
 //!
-//! What it does: `npm ci` in bench/node; Mosquitto on a free 127.0.0.1 port; for each figure
-//! the three runtimes in turn (ceiling, Ganglion, Node), `--runs` times, as fresh processes:
+//! What it does: Mosquitto installed if missing (tests/setup.sh); `npm ci` in bench/node;
+//! Mosquitto on a free 127.0.0.1 port; for each figure the three runtimes in turn (ceiling,
+//! Ganglion, Node), `--runs` times, as fresh processes:
 //! - throughput: `--events` readings → handler → publish at QoS 0 (until written to the
 //!   socket) and QoS 1 (until every PUBACK; Ganglion's durable queue on, fsync batch); also
 //!   idle RSS (1 s after connect) and peak RSS (VmHWM at the end) of each process;
@@ -164,6 +165,7 @@ fn run(args: &Args) -> Results {
         root: root.clone(),
         inflight: args.inflight,
     };
+    install_broker(&root);
     npm_ci(&root.join("bench/node"));
     let broker = Broker::start(scratch.path());
     let relay = Relay::start(broker.port());
@@ -245,6 +247,23 @@ fn run(args: &Args) -> Results {
     drop(relay);
     drop(broker);
     results
+}
+
+/// Mosquitto as the tests get it: `tests/setup.sh` installs what is missing from Debian's
+/// packages (idempotent), so the bench runs on a fresh machine like the test command does.
+fn install_broker(root: &Path) {
+    if broker::binary().is_file() {
+        return;
+    }
+    tracing::info!("mosquitto not found: running tests/setup.sh");
+    let status = Command::new("bash")
+        .arg(root.join("tests/setup.sh"))
+        .status()
+        .expect("bash");
+    assert!(
+        status.success() && broker::binary().is_file(),
+        "tests/setup.sh did not install mosquitto: apt-get install -y mosquitto"
+    );
 }
 
 /// `npm ci` in bench/node: MQTT.js exactly as locked in package-lock.json.
