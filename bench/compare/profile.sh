@@ -19,9 +19,12 @@ rm -rf "$out" && mkdir -p "$out"
 source "$root/bench/compare/harness.sh"
 workload_config "$out/ganglion.toml" ganglion-profile "$out/state"
 
-threads() { # per-thread "tid name utime stime" in clock ticks
+threads() { # per-thread "tid name utime stime voluntary nonvoluntary": CPU in clock ticks, then
+  # context switches (waits, and preemptions: on two cores, what the broker and the other threads
+  # take from the JS thread)
   for t in /proc/"$1"/task/*; do
-    echo "$(basename "$t") $(tr ' ' _ < "$t/comm") $(awk '{print $14, $15}' "$t/stat")"
+    echo "$(basename "$t") $(tr ' ' _ < "$t/comm") $(awk '{print $14, $15}' "$t/stat")" \
+      "$(awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v, n}' "$t/status")"
   done | sort
 }
 opts() { load_opts "$qos" "$@"; }
@@ -36,8 +39,9 @@ wait_for "$out/cpu.log" done
 threads "$agent" > "$out/after"
 kill "$agent"; agent=
 tck=$(getconf CLK_TCK)
-join "$out/before" "$out/after" | awk -v t="$tck" '{u=$6-$3; s=$7-$4; U+=u; S+=s;
-  if (u + s > 0) printf "  %-14s user %5.2f s  sys %5.2f s\n", $2, u/t, s/t}
+join "$out/before" "$out/after" | awk -v t="$tck" '{u=$8-$3; s=$9-$4; U+=u; S+=s;
+  if (u + s > 0) printf "  %-14s user %5.2f s  sys %5.2f s  switches: %6d waits %6d preempted\n",
+    $2, u/t, s/t, $10-$5, $11-$6}
   END {printf "  %-14s user %5.2f s  sys %5.2f s\n", "all threads", U/t, S/t}'
 grep -o '"ms":[0-9.]*' "$out/cpu.log" | sed 's/"ms":/  load phase ms: /' || true
 
