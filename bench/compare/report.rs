@@ -399,30 +399,23 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1024.0 / 1024.0)
 }
 
-fn ok(met: bool) -> &'static str {
-    if met {
-        "✓"
-    } else {
-        "✗"
+/// The "met" cell: ✓ or ✗, or "—" when the figure was not measured in this run (`--only`).
+fn met(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "—",
     }
 }
 
-/// `a ÷ b` of two medians with `digits` decimals and `unit`, or "—" when either figure was not
-/// measured in this run (`--only`).
-fn ratio(a: Stat, b: Stat, digits: usize, unit: &str) -> String {
-    if a.n == 0 || b.n == 0 {
-        return "—".to_owned();
-    }
-    format!("{:.digits$}{unit}", a.med / b.med)
+/// `a ÷ b` of two medians; `None` when either was not measured in this run or `b` is zero.
+fn ratio(a: Stat, b: Stat) -> Option<f64> {
+    (a.n > 0 && b.n > 0 && b.med != 0.0).then(|| a.med / b.med)
 }
 
-/// The "met" cell: ✓ or ✗, or "—" when the figure was not measured in this run.
-fn met(measured: &[Stat], met: bool) -> &'static str {
-    if measured.iter().any(|s| s.n == 0) {
-        "—"
-    } else {
-        ok(met)
-    }
+/// A ratio with `digits` decimals and `unit`, or "—".
+fn fixed(x: Option<f64>, digits: usize, unit: &str) -> String {
+    x.map_or("—".to_owned(), |x| format!("{x:.digits$}{unit}"))
 }
 
 /// The results as markdown: machine, settings, the table and the targets.
@@ -467,7 +460,7 @@ pub fn markdown(r: &Results) -> String {
             r.loads(n, qos, |l| l.rate),
             r.loads(c, qos, |l| l.rate),
         );
-        let (times, of_ceiling) = (gs.med / ns.med, gs.med / cs.med);
+        let (times, of_ceiling) = (ratio(gs, ns), ratio(gs, cs));
         let what = if qos == 0 {
             "QoS 0 throughput (until written to the socket), events/s"
         } else {
@@ -478,10 +471,10 @@ pub fn markdown(r: &Results) -> String {
             "| {what} | {} | {} | {} | {} — Ganglion at {} | ≥ 3× Node.js, ≥ 80 % of the ceiling | {} |",
             cell(gs, 0, ""),
             cell(ns, 0, ""),
-            ratio(gs, ns, 2, "×"),
+            fixed(times, 2, "×"),
             cell(cs, 0, ""),
-            ratio(Stat { med: gs.med * 100.0, ..gs }, cs, 0, " %"),
-            met(&[gs, ns, cs], times >= 3.0 && of_ceiling >= 0.8)
+            fixed(of_ceiling.map(|x| x * 100.0), 0, " %"),
+            met(times.zip(of_ceiling).map(|(t, c)| t >= 3.0 && c >= 0.8))
         );
     }
     for qos in [0u8, 1] {
@@ -493,7 +486,7 @@ pub fn markdown(r: &Results) -> String {
             "| CPU time per 1000 events, QoS {qos} (user + kernel, all threads) | {} | {} | {} | {} | — | |",
             cell(cpu(g), 1, " ms"),
             cell(cpu(n), 1, " ms"),
-            ratio(cpu(g), cpu(n), 2, ""),
+            fixed(ratio(cpu(g), cpu(n)), 2, ""),
             cell(cpu(c), 1, " ms"),
         );
         let _ = writeln!(
@@ -501,28 +494,21 @@ pub fn markdown(r: &Results) -> String {
             "| … of which in the kernel, QoS {qos} | {} | {} | {} | {} | — | |",
             cell(sys(g), 1, " ms"),
             cell(sys(n), 1, " ms"),
-            ratio(
-                sys(g),
-                Stat {
-                    med: sys(n).med.max(1e-9),
-                    ..sys(n)
-                },
-                2,
-                ""
-            ),
+            fixed(ratio(sys(g), sys(n)), 2, ""),
             cell(sys(c), 1, " ms"),
         );
     }
     for qos in [0u8, 1] {
         let f = |rt| r.loads(rt, qos, |l| l.peak_kb as f64 / 1024.0);
+        let share = ratio(f(g), f(n));
         let _ = writeln!(
             s,
             "| peak RSS, QoS {qos} run (VmHWM) | {} | {} | {} | {} | ≤ 1/10 of Node.js | {} |",
             cell(f(g), 1, " MB"),
             cell(f(n), 1, " MB"),
-            ratio(f(g), f(n), 3, ""),
+            fixed(share, 3, ""),
             cell(f(c), 1, " MB"),
-            met(&[f(g), f(n)], f(g).med / f(n).med <= 0.1)
+            met(share.map(|x| x <= 0.1))
         );
     }
     let idle = r.idle(g);
@@ -531,9 +517,9 @@ pub fn markdown(r: &Results) -> String {
         "| idle RSS 1 s after connect | {} | {} | {} | {} | ≤ 6 MB | {} |",
         cell(idle, 1, " MB"),
         cell(r.idle(n), 1, " MB"),
-        ratio(idle, r.idle(n), 3, ""),
+        fixed(ratio(idle, r.idle(n)), 3, ""),
         cell(r.idle(c), 1, " MB"),
-        met(&[idle], idle.med <= 6.0)
+        met((idle.n > 0).then_some(idle.med <= 6.0))
     );
     let anon = |rt| r.idle_by(rt, |l| l.idle_anon_kb);
     let _ = writeln!(
@@ -541,18 +527,19 @@ pub fn markdown(r: &Results) -> String {
         "| … of which anonymous (RssAnon: heap, stacks; no code pages) | {} | {} | {} | {} | — | |",
         cell(anon(g), 1, " MB"),
         cell(anon(n), 1, " MB"),
-        ratio(anon(g), anon(n), 3, ""),
+        fixed(ratio(anon(g), anon(n)), 3, ""),
         cell(anon(c), 1, " MB"),
     );
     let (gs, ns) = (r.starts(g), r.starts(n));
+    let share = ratio(gs, ns);
     let _ = writeln!(
         s,
         "| process start → first PUBACK | {} | {} | {} | {} | ≤ 1/10 of Node.js | {} |",
         cell(gs, 1, " ms"),
         cell(ns, 1, " ms"),
-        ratio(gs, ns, 3, ""),
+        fixed(share, 3, ""),
         cell(r.starts(c), 1, " ms"),
-        met(&[gs, ns], gs.med / ns.med <= 0.1)
+        met(share.map(|x| x <= 0.1))
     );
     for qos in [0u8, 1] {
         for (label, f) in [
@@ -578,7 +565,7 @@ pub fn markdown(r: &Results) -> String {
                 "| {label}, QoS {qos} | {} | {} | {} | {} | — | |",
                 cell(gs, 0, " µs"),
                 cell(ns, 0, " µs"),
-                ratio(gs, ns, 2, ""),
+                fixed(ratio(gs, ns), 2, ""),
                 cell(cs, 0, " µs"),
             );
         }
@@ -613,7 +600,7 @@ pub fn markdown(r: &Results) -> String {
         v(g),
         v(n),
         v(c),
-        if r.verify.is_empty() { "—" } else { ok(all_ok) }
+        met((!r.verify.is_empty()).then_some(all_ok))
     );
     s
 }
