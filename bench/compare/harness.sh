@@ -3,6 +3,7 @@
 # driven the way the compare driver does it. Needs `root` (the repository) and `out` (a scratch
 # folder) set; `agent` holds the agent's pid while one runs, and both are stopped on exit.
 
+[ -x /usr/sbin/mosquitto ] || bash "$root/tests/setup.sh" # as the compare bench does
 [ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
