@@ -6,6 +6,8 @@
 //! `process.nextTick` and promise jobs after every callback.
 
 mod bindings;
+#[cfg(test)]
+mod engine_patches;
 pub mod errors;
 mod json;
 pub mod loader;

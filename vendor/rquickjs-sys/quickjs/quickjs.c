@@ -334,6 +334,11 @@ typedef struct JSClass {
     const JSClassExoticMethods *exotic;
 } JSClass;
 
+/* how many grown shapes the runtime keeps, and up to which size (see
+   js_shape_cache_add) */
+#define JS_SHAPE_CACHE_SIZE 256
+#define JS_SHAPE_CACHE_MAX_PROPS 16
+
 struct JSRuntime {
     JSMallocFunctions mf;
     JSMallocState malloc_state;
@@ -419,6 +424,11 @@ struct JSRuntime {
     int shape_hash_size;
     int shape_hash_count; /* number of hashed shapes */
     JSShape **shape_hash;
+    /* recently grown hashed shapes, each holding a reference so the next
+       object built with the same properties finds its shapes in shape_hash
+       instead of growing a new one (see js_shape_cache_add) */
+    JSShape *shape_cache[JS_SHAPE_CACHE_SIZE];
+    uint32_t shape_cache_pos;
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
@@ -1512,6 +1522,7 @@ static void async_func_mark(JSRuntime *rt, JSAsyncFunctionState *s,
                             JS_MarkFunc *mark_func);
 static int JS_AddIntrinsicBasicObjects(JSContext *ctx);
 static void js_free_shape(JSRuntime *rt, JSShape *sh);
+static void js_shape_cache_flush(JSRuntime *rt);
 static void js_free_shape_null(JSRuntime *rt, JSShape *sh);
 static int js_shape_prepare_update(JSContext *ctx, JSObject *p,
                                    JSShapeProperty **pprs);
@@ -7477,6 +7488,10 @@ static void gc_free_cycles(JSRuntime *rt)
 
 void JS_RunGC(JSRuntime *rt)
 {
+    /* the shape cache is not a root: let the cycle collector free what
+       only cached shapes keep alive (a freed context's prototypes) */
+    js_shape_cache_flush(rt);
+
     /* decrement the reference of the children of each object. mark =
        1 after this pass. */
     gc_decref(rt);
@@ -10139,6 +10154,37 @@ JSValue JS_GetPropertyStr(JSContext *ctx, JSValueConst this_obj,
     return ret;
 }
 
+/* Keep a reference to the hashed shape 'sh' that an object just grew
+   into. Without it, the shapes of short-lived objects (an object literal
+   per event) die with each object and every new literal grows its shapes
+   again property by property; with it, add_property() finds them in
+   shape_hash. Only small shapes: a larger object keeps growing its shape
+   in place. */
+static void js_shape_cache_add(JSRuntime *rt, JSShape *sh)
+{
+    JSShape **slot;
+
+    if (sh->prop_count > JS_SHAPE_CACHE_MAX_PROPS)
+        return;
+    slot = &rt->shape_cache[rt->shape_cache_pos++ % JS_SHAPE_CACHE_SIZE];
+    if (*slot)
+        js_free_shape(rt, *slot);
+    *slot = js_dup_shape(sh);
+}
+
+/* Drop the cached shapes (and the prototypes they keep alive). */
+static void js_shape_cache_flush(JSRuntime *rt)
+{
+    int i;
+
+    for (i = 0; i < JS_SHAPE_CACHE_SIZE; i++) {
+        if (rt->shape_cache[i]) {
+            js_free_shape(rt, rt->shape_cache[i]);
+            rt->shape_cache[i] = NULL;
+        }
+    }
+}
+
 /* Note: the property value is not initialized. Return NULL if memory
    error. */
 static JSProperty *add_property(JSContext *ctx,
@@ -10188,6 +10234,8 @@ static JSProperty *add_property(JSContext *ctx,
     assert(JS_REF_COUNT(p->shape) == 1);
     if (add_shape_property(ctx, &p->shape, p, prop, prop_flags))
         return NULL;
+    if (p->shape->is_hashed)
+        js_shape_cache_add(ctx->rt, p->shape);
     return &p->prop[p->shape->prop_count - 1];
 }
 

@@ -1,0 +1,115 @@
+//! Tests of Ganglion's patches to QuickJS (vendor/README.md), seen through rquickjs the way the
+//! agent uses the engine. The patches live in C, outside the workspace; these pin what they do.
+
+use rquickjs::{Context, Function, Runtime};
+
+fn engine() -> (Runtime, Context) {
+    let rt = Runtime::new().expect("runtime");
+    let cx = Context::full(&rt).expect("context");
+    (rt, cx)
+}
+
+fn shapes(rt: &Runtime) -> i64 {
+    rt.memory_usage().shape_count
+}
+
+/// 0001-shape-cache: the shapes an object literal grew into outlive the object, so the next
+/// literal of the same form reuses them instead of growing new ones; a GC drops them.
+#[test]
+fn literal_shapes_outlive_their_object_until_a_gc() {
+    let (rt, cx) = engine();
+    // Defined up front: evaluating a script later would grow shapes of its own.
+    cx.with(|ctx| {
+        ctx.eval::<(), _>(
+            "const make = (i) => ({ sensor: 'bme280', seq: i, t: 21.5 });
+             globalThis.once = () => { make(1); };
+             globalThis.many = () => { for (let i = 0; i < 1000; i++) make(i); };",
+        )
+        .expect("define");
+    });
+    let call = |name: &str| {
+        cx.with(|ctx| {
+            let f: Function<'_> = ctx.globals().get(name).expect("function");
+            f.call::<_, ()>(()).expect("call");
+        })
+    };
+    rt.run_gc();
+    let before = shapes(&rt);
+    call("once");
+    let warm = shapes(&rt);
+    // {sensor}, {sensor, seq}, {sensor, seq, t}: kept although the object is gone
+    assert!(
+        warm >= before + 3,
+        "shapes before {before}, after one literal {warm}"
+    );
+    call("many");
+    assert_eq!(shapes(&rt), warm, "later literals reuse the shapes");
+    rt.run_gc();
+    assert_eq!(shapes(&rt), before, "a GC drops the cached shapes");
+}
+
+/// Objects that share a cached shape stay independent when one of them changes: deleting,
+/// freezing and growing past the cached sizes clone the shape instead of changing it for all.
+#[test]
+fn objects_sharing_a_cached_shape_change_independently() {
+    let (_rt, cx) = engine();
+    cx.with(|ctx| {
+        let out: String = ctx
+            .eval(
+                r#"
+                const mk = (i) => ({ a: i, b: i + 1, c: i + 2 });
+                const x = mk(1), y = mk(2), z = mk(3), w = mk(4);
+                delete x.b;
+                Object.freeze(y);
+                try { y.a = 9; } catch {}
+                Object.defineProperty(w, 'c', { enumerable: false });
+                for (let i = 0; i < 40; i++) z['k' + i] = i; // past the 16 cached properties
+                const v = mk(5);
+                JSON.stringify([x, y, Object.keys(z).length, z.k39, w, Object.keys(w), v,
+                  Object.isFrozen(v), Object.keys(mk(6))])
+                "#,
+            )
+            .expect("eval");
+        assert_eq!(
+            out,
+            r#"[{"a":1,"c":3},{"a":2,"b":3,"c":4},43,39,{"a":4,"b":5},["a","b"],{"a":5,"b":6,"c":7},false,["a","b","c"]]"#
+        );
+    });
+}
+
+/// More distinct forms than the cache holds (256 shapes) evict older ones and leak nothing: the
+/// runtime frees cleanly (QuickJS asserts every object is gone) and its context can be dropped
+/// and collected while cached shapes still point at its prototypes.
+#[test]
+fn many_forms_and_a_dropped_context_leave_nothing_behind() {
+    let rt = Runtime::new().expect("runtime");
+    let before = {
+        rt.run_gc();
+        rt.memory_usage().obj_count
+    };
+    {
+        let cx = Context::full(&rt).expect("context");
+        cx.with(|ctx| {
+            let n: i32 = ctx
+                .eval(
+                    r#"
+                    class Reading { constructor(i) { this.i = i; } }
+                    let n = 0;
+                    for (let f = 0; f < 300; f++) {
+                      const o = { ['f' + f]: f, g: 1, h: new Reading(f) };
+                      n += Object.keys(o).length;
+                    }
+                    n
+                    "#,
+                )
+                .expect("eval");
+            assert_eq!(n, 900);
+        });
+    }
+    rt.run_gc();
+    assert_eq!(
+        rt.memory_usage().obj_count,
+        before,
+        "the dropped context's objects are freed"
+    );
+}
