@@ -334,10 +334,11 @@ typedef struct JSClass {
     const JSClassExoticMethods *exotic;
 } JSClass;
 
-/* how many grown shapes the runtime keeps, and up to which size (see
-   js_shape_cache_add) */
+/* how many grown shapes the runtime keeps, up to which size, and how
+   many shape transitions it remembers having seen (see js_shape_cache_add) */
 #define JS_SHAPE_CACHE_SIZE 256
 #define JS_SHAPE_CACHE_MAX_PROPS 16
+#define JS_SHAPE_SEEN_SIZE 256
 
 struct JSRuntime {
     JSMallocFunctions mf;
@@ -429,6 +430,8 @@ struct JSRuntime {
        instead of growing a new one (see js_shape_cache_add) */
     JSShape *shape_cache[JS_SHAPE_CACHE_SIZE];
     uint32_t shape_cache_pos;
+    /* hashes of shapes grown recently: a shape is kept on its second growth */
+    uint32_t shape_seen[JS_SHAPE_SEEN_SIZE];
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
@@ -10158,14 +10161,22 @@ JSValue JS_GetPropertyStr(JSContext *ctx, JSValueConst this_obj,
    into. Without it, the shapes of short-lived objects (an object literal
    per event) die with each object and every new literal grows its shapes
    again property by property; with it, add_property() finds them in
-   shape_hash. Only small shapes: a larger object keeps growing its shape
-   in place. */
+   shape_hash. Only small shapes (a larger object keeps growing its shape
+   in place), and only a shape grown before: a kept shape is shared, so the
+   object's next property clones it instead of growing it in place, which
+   objects whose keys never repeat would pay for nothing. */
 static void js_shape_cache_add(JSRuntime *rt, JSShape *sh)
 {
     JSShape **slot;
+    uint32_t *seen;
 
     if (sh->prop_count > JS_SHAPE_CACHE_MAX_PROPS)
         return;
+    seen = &rt->shape_seen[sh->hash % JS_SHAPE_SEEN_SIZE];
+    if (*seen != sh->hash) {
+        *seen = sh->hash;
+        return;
+    }
     slot = &rt->shape_cache[rt->shape_cache_pos++ % JS_SHAPE_CACHE_SIZE];
     if (*slot)
         js_free_shape(rt, *slot);
