@@ -2,10 +2,12 @@
 //! Its queues are unlimited so the verifying subscriber never loses a QoS 1 message to a full
 //! queue (the timed runs have no subscriber at all).
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::mosquitto::{free_port, mosquitto_binary};
 
 /// A running Mosquitto.
 pub struct Broker {
@@ -15,29 +17,10 @@ pub struct Broker {
     pub version: String,
 }
 
-/// Path of the mosquitto binary (Debian installs it in /usr/sbin, often not on PATH).
-pub fn binary() -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let candidate = Path::new(dir).join("mosquitto");
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    PathBuf::from("/usr/sbin/mosquitto")
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
 impl Broker {
     /// Starts Mosquitto with its config in `dir`; panics if it does not listen within 10 s.
     pub fn start(dir: &Path) -> Broker {
-        let bin = binary();
+        let bin = mosquitto_binary();
         let version = Command::new(&bin)
             .arg("-h")
             .output()

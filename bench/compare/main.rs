@@ -24,6 +24,10 @@
 
 mod broker;
 mod ceiling;
+/// The tests' Mosquitto helpers; the bench uses where the binary is and a free port.
+#[allow(dead_code)]
+#[path = "../../tests/common/mosquitto.rs"]
+mod mosquitto;
 mod procs;
 mod relay;
 mod report;
@@ -252,7 +256,7 @@ fn run(args: &Args) -> Results {
 /// Mosquitto as the tests get it: `tests/setup.sh` installs what is missing from Debian's
 /// packages (idempotent), so the bench runs on a fresh machine like the test command does.
 fn install_broker(root: &Path) {
-    if broker::binary().is_file() {
+    if mosquitto::mosquitto_binary().is_file() {
         return;
     }
     tracing::info!("mosquitto not found: running tests/setup.sh");
@@ -261,7 +265,7 @@ fn install_broker(root: &Path) {
         .status()
         .expect("bash");
     assert!(
-        status.success() && broker::binary().is_file(),
+        status.success() && mosquitto::mosquitto_binary().is_file(),
         "tests/setup.sh did not install mosquitto: apt-get install -y mosquitto"
     );
 }
