@@ -1147,3 +1147,77 @@ async fn mqtt5_record_larger_than_the_broker_accepts_is_discarded() {
     client.shutdown().await;
     sub_client.shutdown().await;
 }
+
+/// Write syscalls this thread has made (`syscw` of /proc/thread-self/io).
+fn thread_writes() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+    io.lines()
+        .find_map(|line| line.strip_prefix("syscw: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("syscw in /proc/thread-self/io")
+}
+
+/// A burst of publishes already queued goes out in a few writes, not one per message
+/// (vendor/rumqttc's request batching, `link::REQUEST_BATCH`), with either protocol, and the
+/// broker passes on every one in order. The event loop runs on this test's current-thread
+/// runtime, so this thread's write syscalls are the event loop's.
+#[tokio::test]
+async fn a_burst_of_publishes_goes_out_in_few_writes_and_in_order() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sub, _) =
+        MqttHandle::start(settings("burst-sub", broker.port(), dir.path())).expect("start");
+    let mut messages = subscribe(&sub, "burst/#", QoS::AtLeastOnce).await;
+    for (protocol, name) in [(Protocol::V311, "burst-v4"), (Protocol::V5, "burst-v5")] {
+        let cfg = settings_for(protocol, name, broker.port(), dir.path());
+        // As many as rumqttc's request channel holds (max_inflight + 64), all queued first.
+        let burst = usize::from(cfg.max_inflight) + 64;
+        let (client, mut eventloop) = super::link::build(&cfg);
+        loop {
+            match within("CONNACK", eventloop.poll()).await.expect("connects") {
+                super::link::Event::ConnAck { .. } => break,
+                _ => continue,
+            }
+        }
+        for i in 0..burst {
+            client
+                .try_publish(
+                    format!("burst/{name}"),
+                    QoS::AtMostOnce,
+                    false,
+                    format!("{name} {i:04} {}", "x".repeat(80)).into_bytes(),
+                    None,
+                    None,
+                )
+                .expect("the channel holds the burst");
+        }
+        let before = thread_writes();
+        let mut sent = 0;
+        while sent < burst {
+            if let super::link::Event::OutgoingPublish(_) =
+                within("PUBLISH", eventloop.poll()).await.expect("no error")
+            {
+                sent += 1;
+            }
+        }
+        let writes = thread_writes() - before;
+        assert!(
+            writes <= (burst / 8) as u64,
+            "{name}: {burst} publishes took {writes} writes (one per packet without batching)"
+        );
+        // Keep polling (acks, pings) while the subscriber takes the burst in.
+        let drive = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+        for i in 0..burst {
+            let d = recv(&mut messages).await;
+            assert_eq!(&*d.topic, format!("burst/{name}"));
+            assert!(
+                text(&d).starts_with(&format!("{name} {i:04} ")),
+                "{name}: message {i} arrived as {:?}",
+                text(&d)
+            );
+        }
+        drive.abort();
+        drop(client);
+    }
+    sub.shutdown().await;
+}

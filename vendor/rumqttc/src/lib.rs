@@ -680,6 +680,18 @@ impl MqttOptions {
         self.request_channel_capacity
     }
 
+    /// Ganglion patch: how many requests already waiting in the channel the event loop writes
+    /// together with the one it took, before one flush (0, the default: one write per request).
+    pub fn set_max_request_batch(&mut self, max: usize) -> &mut Self {
+        self.max_request_batch = max;
+        self
+    }
+
+    /// Requests written together with the one taken before a flush (Ganglion patch).
+    pub fn max_request_batch(&self) -> usize {
+        self.max_request_batch
+    }
+
     /// Enables throttling and sets outoing message rate to the specified 'rate'
     pub fn set_pending_throttle(&mut self, duration: Duration) -> &mut Self {
         self.pending_throttle = duration;

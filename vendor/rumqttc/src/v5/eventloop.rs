@@ -224,10 +224,23 @@ impl EventLoop {
                 self.options.pending_throttle
             ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
                 Ok(request) => {
+                    let last = matches!(request, Request::Disconnect);
                     if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
                         network.write(outgoing).await?;
                     }
+                    // Ganglion patch: the requests already waiting go into the same write.
+                    let batched = if last || !self.pending.is_empty() {
+                        Ok(())
+                    } else {
+                        write_waiting_requests(
+                            network,
+                            &mut self.state,
+                            &self.requests_rx,
+                            self.options.max_request_batch,
+                        ).await
+                    };
                     network.flush().await?;
+                    batched?;
                     Ok(self.state.events.pop_front().unwrap())
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
@@ -271,6 +284,34 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Ganglion patch: handles and writes (without flushing) up to `max` requests that are already
+/// in the channel, so a burst of publishes goes out in one write instead of one per packet.
+/// Stops at a full in-flight window, a collision or a disconnect, as the caller would; never
+/// waits for a request. `max` 0 (rumqttc's default) writes none.
+async fn write_waiting_requests(
+    network: &mut Network,
+    state: &mut MqttState,
+    requests: &Receiver<Request>,
+    max: usize,
+) -> Result<(), ConnectionError> {
+    for _ in 0..max {
+        if state.inflight >= state.max_outgoing_inflight || state.collision.is_some() {
+            break;
+        }
+        let Ok(request) = requests.try_recv() else {
+            break;
+        };
+        let last = matches!(request, Request::Disconnect);
+        if let Some(outgoing) = state.handle_outgoing_packet(request)? {
+            network.write(outgoing).await?;
+        }
+        if last {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// This stream internally processes requests from the request stream provided to the eventloop
