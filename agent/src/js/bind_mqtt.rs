@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rquickjs::{Ctx, Function, Object, Persistent, Promise, TypedArray, Value};
 
 use crate::js::errors::JsError;
+use crate::js::promise;
 use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
 use crate::mqtt::{
     BatchAccepted, BatchResults, JsErrorKind, MessageProperties, MqttError, MqttEvent, NewMessage,
@@ -29,10 +30,11 @@ struct State {
     /// Batches in call order (see `open`): one task per batch would hand them to the worker
     /// in whatever order the I/O runtime's threads run those tasks.
     publisher: tokio::sync::mpsc::UnboundedSender<Vec<NewMessage>>,
-    /// The promise functions (resolve, reject) of the unsettled publishes, in call order. The
-    /// worker answers batches in order, so a FIFO settles them; made here rather than with
-    /// `new Promise(executor)` in the module, which costs a closure and a call per publish.
-    waiting: RefCell<VecDeque<Resolvers>>,
+    /// The promises of the unsettled publishes, in call order. The worker answers batches in
+    /// order, so a FIFO settles them. Made here without resolving functions
+    /// ([`promise::settlable`]) rather than with `new Promise(executor)` in the module, which
+    /// costs a closure, two function objects and a call per publish.
+    waiting: RefCell<VecDeque<Persistent<Promise<'static>>>>,
     /// A watch for the queue to drain is running (see [`watch_flush`]).
     flushing: Cell<bool>,
     /// Batches settled so far: a watch that ends while batches settled after it began
@@ -40,9 +42,6 @@ struct State {
     settled_batches: Cell<u64>,
     sender: LoopSender,
 }
-
-/// A publish promise's resolve and reject functions.
-type Resolvers = (Persistent<Function<'static>>, Persistent<Function<'static>>);
 
 /// Publishes handed over at once at most: bounds the memory a busy macrotask holds back and
 /// lets the worker start on a long burst early.
@@ -66,8 +65,8 @@ impl State {
                 waiting.split_off(at)
             };
             let mut first_error = Ok(());
-            for (_, reject) in newest {
-                let r = reject_with(ctx, reject, &MqttError::Closed);
+            for promise in newest {
+                let r = reject_with(ctx, promise, &MqttError::Closed);
                 first_error = first_error.and(r);
             }
             return first_error;
@@ -87,23 +86,23 @@ impl State {
         results: Result<BatchResults, MqttError>,
     ) -> rquickjs::Result<()> {
         self.settled_batches.set(self.settled_batches.get() + 1);
-        let batch: Vec<Resolvers> = {
+        let batch: Vec<Persistent<Promise<'static>>> = {
             let mut waiting = self.waiting.borrow_mut();
             let k = n.min(waiting.len());
             waiting.drain(..k).collect()
         };
         let mut first_error = Ok(());
-        for (i, (resolve, reject)) in batch.into_iter().enumerate() {
+        for (i, promise) in batch.into_iter().enumerate() {
             let r = match &results {
                 Ok(list) => match list.get(i) {
-                    Some(Ok(seq)) => resolve
-                        .restore(ctx)
-                        .and_then(|f| f.call::<_, ()>((*seq as f64,))),
-                    Some(Err(e)) => reject_with(ctx, reject, e),
+                    Some(Ok(seq)) => promise.restore(ctx).and_then(|p| {
+                        promise::settle(ctx, &p, Ok(Value::new_number(ctx.clone(), *seq as f64)))
+                    }),
+                    Some(Err(e)) => reject_with(ctx, promise, e),
                     // Fewer results than messages: never, but a rejection rather than a hang.
-                    None => reject_with(ctx, reject, &MqttError::Closed),
+                    None => reject_with(ctx, promise, &MqttError::Closed),
                 },
-                Err(e) => reject_with(ctx, reject, e),
+                Err(e) => reject_with(ctx, promise, e),
             };
             first_error = first_error.and(r);
         }
@@ -116,7 +115,7 @@ impl State {
 /// with the message text.
 fn reject_with(
     ctx: &Ctx<'_>,
-    reject: Persistent<Function<'static>>,
+    promise: Persistent<Promise<'static>>,
     e: &MqttError,
 ) -> rquickjs::Result<()> {
     let reason = match mqtt_error(e).to_value(ctx) {
@@ -128,7 +127,7 @@ fn reject_with(
                 .unwrap_or_else(|_| Value::new_undefined(ctx.clone()))
         }
     };
-    reject.restore(ctx)?.call::<_, ()>((reason,))
+    promise::settle(ctx, &promise.restore(ctx)?, Err(reason))
 }
 
 fn validation(e: ValidationError) -> JsError {
@@ -423,11 +422,10 @@ pub fn install<'js>(
                         .handle
                         .prepare_message(topic, payload, qos, retain, properties)
                         .map_err(|e| validation(e).throw(&ctx))?;
-                    let (promise, resolve, reject) = Promise::new(&ctx)?;
-                    st.waiting.borrow_mut().push_back((
-                        Persistent::save(&ctx, resolve),
-                        Persistent::save(&ctx, reject),
-                    ));
+                    let promise = promise::settlable(&ctx)?;
+                    st.waiting
+                        .borrow_mut()
+                        .push_back(Persistent::save(&ctx, promise.clone()));
                     let full = {
                         let mut batch = st.batch.borrow_mut();
                         batch.push(message);

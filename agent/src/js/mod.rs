@@ -13,6 +13,7 @@ mod json;
 pub mod loader;
 pub mod math;
 mod native;
+mod promise;
 pub mod runtime;
 pub mod timers;
 pub mod watchdog;

@@ -56051,6 +56051,52 @@ JSValue JS_NewPromiseCapability(JSContext *ctx, JSValue *resolving_funcs)
     return js_new_promise_capability(ctx, resolving_funcs, JS_UNDEFINED);
 }
 
+/* Ganglion patch: JS_NewPromiseCapability without the two resolving functions (two function
+   objects with their `length` and `name`, freed again once settled) for a host that settles
+   the promise itself, once, with JS_SettlePromise. */
+JSValue JS_NewSettlablePromise(JSContext *ctx)
+{
+    JSValue obj;
+    JSPromiseData *s;
+    JSRuntime *rt;
+
+    obj = js_create_from_ctor(ctx, JS_UNDEFINED, JS_CLASS_PROMISE);
+    if (JS_IsException(obj))
+        return JS_EXCEPTION;
+    s = js_mallocz(ctx, sizeof(*s));
+    if (!s) {
+        JS_FreeValue(ctx, obj);
+        return JS_EXCEPTION;
+    }
+    s->promise_state = JS_PROMISE_PENDING;
+    s->is_handled = false;
+    init_list_head(&s->promise_reactions[0]);
+    init_list_head(&s->promise_reactions[1]);
+    s->promise_result = JS_UNDEFINED;
+    JS_SetOpaqueInternal(obj, s);
+    rt = ctx->rt;
+    if (rt->promise_hook) {
+        JSValueConst parent_promise = JS_UNDEFINED;
+        if (rt->parent_promise)
+            parent_promise = rt->parent_promise->value;
+        rt->promise_hook(ctx, JS_PROMISE_HOOK_INIT, obj, parent_promise,
+                         rt->promise_hook_opaque);
+    }
+    return obj;
+}
+
+/* Ganglion patch: what the resolving functions do for a value that is not a thenable, and
+   for a rejection: settle, queue the reactions, tell the rejection tracker. */
+int JS_SettlePromise(JSContext *ctx, JSValueConst promise, bool is_reject,
+                     JSValueConst value)
+{
+    JSPromiseData *s = JS_GetOpaque(promise, JS_CLASS_PROMISE);
+    if (!s || s->promise_state != JS_PROMISE_PENDING)
+        return -1;
+    fulfill_or_reject_promise(ctx, promise, value, is_reject);
+    return 0;
+}
+
 JSValue JS_PromiseThen(JSContext *ctx, JSValueConst promise,
                        JSValueConst on_fulfilled,
                        JSValueConst on_rejected)

@@ -1149,6 +1149,13 @@ JS_EXTERN JSValue JS_PromiseResult(JSContext *ctx, JSValueConst promise);
 JS_EXTERN bool JS_IsPromise(JSValueConst val);
 JS_EXTERN void JS_PromiseMarkAsHandled(JSContext *ctx, JSValueConst promise);
 JS_EXTERN JSValue JS_NewSettledPromise(JSContext *ctx, bool is_reject, JSValueConst value);
+/* Ganglion patch: a pending promise without resolving functions, which the host settles
+   itself with JS_SettlePromise. */
+JS_EXTERN JSValue JS_NewSettlablePromise(JSContext *ctx);
+/* Ganglion patch: fulfills (is_reject false) or rejects a pending promise with `value` as it
+   is (a thenable is not followed). Returns 0, or -1 if `promise` is not a pending promise. */
+JS_EXTERN int JS_SettlePromise(JSContext *ctx, JSValueConst promise, bool is_reject,
+                               JSValueConst value);
 
 JS_EXTERN JSValue JS_NewSymbol(JSContext *ctx, const char *description, bool is_global);
 

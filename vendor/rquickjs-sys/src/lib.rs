@@ -25,3 +25,17 @@ include!("inlines/ptr_64.rs");
 include!("inlines/ptr_32_nan_boxing.rs");
 
 include!("inlines/common.rs");
+
+// Ganglion patch (patches/0003-settlable-promise.patch): promises the host settles itself.
+unsafe extern "C" {
+    /// A pending promise without resolving functions (JS_EXCEPTION when out of memory).
+    pub fn JS_NewSettlablePromise(ctx: *mut JSContext) -> JSValue;
+    /// Fulfills or rejects a pending promise with `value` as it is (no thenable is followed):
+    /// 0, or -1 when `promise` is not a pending promise.
+    pub fn JS_SettlePromise(
+        ctx: *mut JSContext,
+        promise: JSValue,
+        is_reject: bool,
+        value: JSValue,
+    ) -> ::core::ffi::c_int;
+}
