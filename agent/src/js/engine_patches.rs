@@ -150,3 +150,59 @@ fn many_forms_and_a_dropped_context_leave_nothing_behind() {
         "the dropped context's objects are freed"
     );
 }
+
+/// 0004-define-field-fast-path: object literal fields and class fields still follow
+/// [[DefineOwnProperty]] wherever the fast path does not apply: a repeated key keeps its first
+/// position with the last value, integer keys come first, a field on a non-extensible object is a
+/// TypeError, a field replaces an accessor without calling it, and an array or another exotic
+/// `this` gets its field the generic way.
+#[test]
+fn fields_keep_define_semantics_beside_the_fast_path() {
+    let (_rt, cx) = engine();
+    cx.with(|ctx| {
+        let text: String = ctx
+            .eval(
+                r#"
+                const out = [];
+                out.push(JSON.stringify({ a: 1, b: 2, a: 3 }));
+                out.push(Object.keys({ x: 1, 1: 'one', y: 2, 0: 'zero' }).join());
+                const o = { a: 1 };
+                out.push(JSON.stringify(Object.getOwnPropertyDescriptor(o, 'a')));
+
+                class Frozen { constructor() { return Object.freeze({}); } }
+                class OnFrozen extends Frozen { y = 2; }
+                try { new OnFrozen(); out.push('no error'); }
+                catch (e) { out.push(e instanceof TypeError ? 'TypeError' : String(e)); }
+
+                let calls = 0;
+                class Accessor { constructor() { return { set y(v) { calls++; } }; } }
+                class OnAccessor extends Accessor { y = 2; }
+                const acc = new OnAccessor();
+                out.push(`${acc.y} ${calls} ${Object.getOwnPropertyDescriptor(acc, 'y').writable}`);
+
+                class ArrayBase { constructor() { return [7]; } }
+                class OnArray extends ArrayBase { y = 2; 0 = 8; }
+                const arr = new OnArray();
+                out.push(`${Array.isArray(arr)} ${arr.length} ${arr[0]} ${arr.y}`);
+
+                class Plain { a = 1; b = this.a + 1; }
+                out.push(JSON.stringify(new Plain()));
+                out.join('|');
+                "#,
+            )
+            .expect("script");
+        assert_eq!(
+            text,
+            [
+                r#"{"a":3,"b":2}"#,
+                "0,1,x,y",
+                r#"{"value":1,"writable":true,"enumerable":true,"configurable":true}"#,
+                "TypeError",
+                "2 0 true",
+                "true 1 8 2",
+                r#"{"a":1,"b":2}"#,
+            ]
+            .join("|")
+        );
+    });
+}
