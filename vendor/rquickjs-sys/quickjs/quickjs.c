@@ -14371,6 +14371,40 @@ int JS_ToInt64Ext(JSContext *ctx, int64_t *pres, JSValueConst val)
 }
 
 /* return (<0, 0) in case of exception */
+/* Ganglion patch: ToInt32 of a number (JS_TAG_INT or float64, nothing else), as
+   JS_ToInt32Free computes it, inline and without a conversion call. */
+static inline bool js_tag_is_number(uint32_t norm_tag)
+{
+    return norm_tag == JS_TAG_INT || norm_tag == JS_TAG_FLOAT64;
+}
+
+static inline int32_t js_number_to_int32(JSValueConst val)
+{
+    JSFloat64Union u;
+    int e;
+    int32_t ret;
+
+    if (JS_VALUE_GET_NORM_TAG(val) == JS_TAG_INT)
+        return JS_VALUE_GET_INT(val);
+    u.d = JS_VALUE_GET_FLOAT64(val);
+    e = (u.u64 >> 52) & 0x7ff;
+    if (likely(e <= (1023 + 30))) {
+        return (int32_t)u.d;
+    } else if (e <= (1023 + 30 + 53)) {
+        uint64_t v;
+        /* remainder modulo 2^32 */
+        v = (u.u64 & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+        v = v << ((e - 1023) - 52 + 32);
+        ret = v >> 32;
+        /* take the sign into account */
+        if (u.u64 >> 63)
+            if (ret != INT32_MIN)
+                ret = -ret;
+        return ret;
+    }
+    return 0; /* also handles NaN and +inf */
+}
+
 static int JS_ToInt32Free(JSContext *ctx, int32_t *pres, JSValue val)
 {
     uint32_t tag;
@@ -15440,6 +15474,12 @@ static no_inline __exception int js_binary_arith_slow(JSContext *ctx, JSValue *s
         d2 = JS_VALUE_GET_FLOAT64(op2);
         goto handle_float64;
     }
+    /* Ganglion patch: an int and a float64 too (the int converts exactly). */
+    if (js_tag_is_number(tag1) && js_tag_is_number(tag2)) {
+        d1 = tag1 == JS_TAG_INT ? JS_VALUE_GET_INT(op1) : JS_VALUE_GET_FLOAT64(op1);
+        d2 = tag2 == JS_TAG_INT ? JS_VALUE_GET_INT(op2) : JS_VALUE_GET_FLOAT64(op2);
+        goto handle_float64;
+    }
     /* fast path for short big int operations */
     if (tag1 == JS_TAG_SHORT_BIG_INT && tag2 == JS_TAG_SHORT_BIG_INT) {
         js_slimb_t v1, v2;
@@ -15600,6 +15640,14 @@ static no_inline __exception int js_binary_arith_slow(JSContext *ctx, JSValue *s
             dr = d1 / d2;
             break;
         case OP_mod:
+            /* Ganglion patch: integers below 2^53, the dividend not negative (so no -0) and
+               the divisor positive, by integer division: fmod's exact result, without its
+               bit-by-bit loop. */
+            if (d1 >= 0 && d1 < 9007199254740992.0 && d2 > 0 && d2 < 9007199254740992.0 &&
+                (double)(uint64_t)d1 == d1 && (double)(uint64_t)d2 == d2) {
+                dr = (double)((uint64_t)d1 % (uint64_t)d2);
+                break;
+            }
             dr = fmod(d1, d2);
             break;
         case OP_pow:
@@ -15748,6 +15796,34 @@ static no_inline __exception int js_binary_logic_slow(JSContext *ctx,
     op2 = sp[-1];
     tag1 = JS_VALUE_GET_NORM_TAG(op1);
     tag2 = JS_VALUE_GET_NORM_TAG(op2);
+
+    /* Ganglion patch: two numbers, one of them a float64 (a uint32 above 2^31 is one), need
+       none of the generic conversions below. */
+    if (js_tag_is_number(tag1) && js_tag_is_number(tag2)) {
+        v1 = js_number_to_int32(op1);
+        v2 = js_number_to_int32(op2);
+        switch(op) {
+        case OP_shl:
+            r = v1 << (v2 & 0x1f);
+            break;
+        case OP_sar:
+            r = (int)v1 >> (v2 & 0x1f);
+            break;
+        case OP_and:
+            r = v1 & v2;
+            break;
+        case OP_or:
+            r = v1 | v2;
+            break;
+        case OP_xor:
+            r = v1 ^ v2;
+            break;
+        default:
+            abort();
+        }
+        sp[-2] = js_int32(r);
+        return 0;
+    }
 
     if (tag1 == JS_TAG_SHORT_BIG_INT && tag2 == JS_TAG_SHORT_BIG_INT) {
         js_slimb_t v1, v2, v;
@@ -16267,6 +16343,14 @@ static no_inline int js_shr_slow(JSContext *ctx, JSValue *sp)
 
     op1 = sp[-2];
     op2 = sp[-1];
+    /* Ganglion patch: two numbers need no conversion (see js_binary_logic_slow). */
+    if (js_tag_is_number(JS_VALUE_GET_NORM_TAG(op1)) &&
+        js_tag_is_number(JS_VALUE_GET_NORM_TAG(op2))) {
+        v1 = js_number_to_int32(op1);
+        v2 = js_number_to_int32(op2);
+        sp[-2] = js_uint32(v1 >> (v2 & 0x1f));
+        return 0;
+    }
     op1 = JS_ToNumericFree(ctx, op1);
     if (JS_IsException(op1)) {
         JS_FreeValue(ctx, op2);
