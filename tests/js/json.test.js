@@ -60,6 +60,28 @@ test('plain values and readings', () => {
   same(JSON.stringify.name, 'stringify', 'name');
 });
 
+test('keys and two-decimal numbers of plain objects', () => {
+  const o = { a: 1, b: 2, c: 3 };
+  delete o.b;
+  o.d = 4;
+  Object.defineProperty(o, 'hidden', { value: 5, enumerable: false });
+  o[Symbol('s')] = 6;
+  same(JSON.stringify(o), '{"a":1,"c":3,"d":4}', 'deleted, non-enumerable and symbol keys');
+  const many = {};
+  for (let i = 0; i < 40; i++) many[`k${i}`] = i;
+  same(JSON.stringify(many), `{${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(',')}}`, '40 keys');
+  same(JSON.stringify({ '1a': 1, '01': 2, 4294967295: 3, 4294967294: 4, z: 5, 7: 6 }),
+    '{"7":6,"4294967294":4,"1a":1,"01":2,"4294967295":3,"z":5}', 'keys that look like indices');
+  same(JSON.stringify({ x: 1, [-0]: 'neg', '-1': 2 }), '{"0":"neg","x":1,"-1":2}', 'zero and negative keys');
+  let later = { a: 1, get b() { delete later.c; later.e = 9; return 2; }, c: 3, d: 4 };
+  same(JSON.stringify(later), '{"a":1,"b":2,"d":4}', 'a getter deleting a later key (keys listed first)');
+  class Reading { constructor() { this.t = 21.5; this.h = 40.25; } }
+  same(JSON.stringify({ r: new Reading() }), '{"r":{"t":21.5,"h":40.25}}', 'a class instance');
+  same(JSON.stringify([71.33, -0.05, 0.07, 1013.1, 9999999999999.99, 20.000000000000004, 0.1 + 0.2, 1e13 + 0.5, 123456.78]),
+    '[71.33,-0.05,0.07,1013.1,9999999999999.99,20.000000000000004,0.30000000000000004,10000000000000.5,123456.78]',
+    'two decimals and neighbours');
+});
+
 test('errors, getters and cycles', () => {
   const cyclic = { a: [] };
   cyclic.a.push(cyclic);

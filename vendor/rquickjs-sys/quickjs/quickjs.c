@@ -9721,6 +9721,52 @@ int JS_GetOwnPropertyNames(JSContext *ctx, JSPropertyEnum **ptab,
                                           JS_VALUE_GET_OBJ(obj), flags);
 }
 
+/* Ganglion patch: the own enumerable string keys of a plain object (JS_CLASS_OBJECT) in
+   property order, duplicated into `atoms`, which is what JS_GetOwnPropertyNames with
+   JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY returns for it, without building and sorting a
+   property table. Returns the count, or -1 (nothing held, no exception) when it does not
+   apply: another class, an integer key (those come first, in numeric order), or more than
+   `max` keys. */
+int JS_GetOwnPlainKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int max)
+{
+    JSObject *p;
+    JSShape *sh;
+    JSShapeProperty *prs;
+    JSAtomStruct *as;
+    JSAtom atom;
+    uint32_t idx;
+    int i, n, c;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return -1;
+    p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id != JS_CLASS_OBJECT)
+        return -1;
+    sh = p->shape;
+    n = 0;
+    for (i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        atom = prs->atom;
+        if (atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE))
+            continue; /* deleted, or not enumerable */
+        if (__JS_AtomIsTaggedInt(atom))
+            goto fail;
+        as = ctx->rt->atom_array[atom];
+        if (as->atom_type != JS_ATOM_TYPE_STRING)
+            continue; /* a symbol or a private name */
+        c = as->len > 0 ? string_get(as, 0) : 0;
+        if (c >= '0' && c <= '9' && JS_AtomIsArrayIndex(ctx, &idx, atom))
+            goto fail;
+        if (n == max)
+            goto fail;
+        atoms[n++] = JS_DupAtom(ctx, atom);
+    }
+    return n;
+ fail:
+    while (n > 0)
+        JS_FreeAtom(ctx, atoms[--n]);
+    return -1;
+}
+
 /* Return -1 if exception,
    false if the property does not exist, true if it exists. If true is
    returned, the property descriptor 'desc' is filled present. */

@@ -1005,6 +1005,9 @@ JS_EXTERN int JS_FreezeObject(JSContext *ctx, JSValueConst obj);
 /* set theJSPropertyEnum.is_enumerable field */
 #define JS_GPN_SET_ENUM     (1 << 5)
 
+/* Ganglion patch: a plain object's own enumerable string keys, in order, or -1 (see
+   quickjs.c). */
+JS_EXTERN int JS_GetOwnPlainKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int max);
 JS_EXTERN int JS_GetOwnPropertyNames(JSContext *ctx, JSPropertyEnum **ptab,
                                      uint32_t *plen, JSValueConst obj,
                                      int flags);

@@ -26,6 +26,19 @@ include!("inlines/ptr_32_nan_boxing.rs");
 
 include!("inlines/common.rs");
 
+// Ganglion patch (patches/0006-plain-object-keys.patch): see quickjs.c.
+unsafe extern "C" {
+    /// A plain object's own enumerable string keys in property order, duplicated into
+    /// `atoms`: their count, or -1 (nothing held, no exception) for another class, an integer
+    /// key, or more than `max` keys.
+    pub fn JS_GetOwnPlainKeys(
+        ctx: *mut JSContext,
+        obj: JSValue,
+        atoms: *mut JSAtom,
+        max: ::core::ffi::c_int,
+    ) -> ::core::ffi::c_int;
+}
+
 // Ganglion patch (patches/0003-settlable-promise.patch): promises the host settles itself.
 unsafe extern "C" {
     /// A pending promise without resolving functions (JS_EXCEPTION when out of memory).
