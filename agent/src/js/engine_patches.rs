@@ -258,3 +258,32 @@ fn number_fast_paths_agree_with_the_generic_path() {
         assert_eq!(report.trim_end(), "8624 0 4378,4541,2650", "{report}");
     });
 }
+
+/// 0008-strict-equality-of-atoms: `===` and `!==` of two atom strings compare identity, and
+/// every other pair of strings (an atom and a built string, ropes, equal text made twice) still
+/// compares text.
+#[test]
+fn strict_equality_of_strings_compares_text() {
+    let (_rt, cx) = engine();
+    cx.with(|ctx| {
+        let results: String = ctx
+            .eval(
+                r#"
+                const built = ['a', 'b'].join('');
+                const long = 'x'.repeat(300);
+                const rope = long + 'tail';
+                const key = Object.keys({ ab: 1 })[0];
+                const checks = [
+                    'ab' === 'ab', 'ab' === 'ac', 'ab' !== 'ac', 'ab' === built, built === 'ab',
+                    built === String.fromCharCode(97, 98), key === 'ab', key === built,
+                    typeof 1 === 'number', typeof 'x' === 'number', typeof 'x' !== 'string',
+                    rope === long + 'tail', rope === long + 'tall', rope !== 'x',
+                    'reading' === 'error', '' === '', '' === [].join(''),
+                ];
+                checks.map((c) => (c ? 'T' : 'F')).join('')
+                "#,
+            )
+            .expect("script");
+        assert_eq!(results, "TFTTTTTTTFFTFTFTT");
+    });
+}

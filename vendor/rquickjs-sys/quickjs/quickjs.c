@@ -16569,7 +16569,22 @@ static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
                                        bool is_neq)
 {
     bool res;
+    JSString *p1, *p2;
+
+    /* Ganglion patch: two strings that are both atoms (literals, property names, typeof
+       results; each text is one atom) are equal exactly when they are the same string. */
+    if (JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_STRING &&
+        JS_VALUE_GET_TAG(sp[-1]) == JS_TAG_STRING) {
+        p1 = JS_VALUE_GET_STRING(sp[-2]);
+        p2 = JS_VALUE_GET_STRING(sp[-1]);
+        if (p1 == p2 || (p1->atom_type == JS_ATOM_TYPE_STRING &&
+                         p2->atom_type == JS_ATOM_TYPE_STRING)) {
+            res = (p1 == p2);
+            goto done;
+        }
+    }
     res = js_strict_eq(ctx, sp[-2], sp[-1]);
+ done:
     JS_FreeValue(ctx, sp[-2]);
     JS_FreeValue(ctx, sp[-1]);
     sp[-2] = js_bool(res ^ is_neq);
@@ -18218,6 +18233,29 @@ static bool needs_backtrace(JSValue exc)
 {
     return can_store_error_stack(exc) || can_add_backtrace(exc);
 }
+
+/* Ganglion patch: in the interpreter, dropping a reference is inline (JS_FreeValue and
+   JS_FreeValueRT are out-of-line API functions: two calls per dropped value, most of which
+   only decrement a count); only a value whose count reaches zero costs a call. */
+static inline void js_free_value_inline(JSContext *ctx, JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (--JS_REF_COUNT(p) <= 0)
+            js_free_value_rt(ctx->rt, v);
+    }
+}
+
+static inline void set_value_inline(JSContext *ctx, JSValue *pval, JSValue new_val)
+{
+    JSValue old_val;
+    old_val = *pval;
+    *pval = new_val;
+    js_free_value_inline(ctx, old_val);
+}
+
+#define JS_FreeValue(ctx, v) js_free_value_inline(ctx, v)
+#define set_value(ctx, pval, new_val) set_value_inline(ctx, pval, new_val)
 
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
@@ -21147,6 +21185,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     rt->current_stack_frame = sf->prev_frame;
     return ret_val;
 }
+
+#undef JS_FreeValue
+#undef set_value
 
 JSValue JS_Call(JSContext *ctx, JSValueConst func_obj, JSValueConst this_obj,
                 int argc, JSValueConst *argv)
