@@ -250,12 +250,40 @@ fn number_fast_paths_agree_with_the_generic_path() {
                     return (t ^ (t >>> 14)) >>> 0;
                 };
                 const first = [next(), next(), next()].map((v) => v % 6000);
-                `${checked} ${wrong.length} ${first.join()} ${wrong.slice(0, 5).join('; ')}`
+                // Both paths share the float64 switch, so the results are also checked against
+                // Node.js's: a fingerprint of all of them but `**` (engines' pow may differ in
+                // the last bit), -0 told apart.
+                let fingerprint = 0x811c9dc5;
+                const mix = (s) => {
+                    for (let j = 0; j < s.length; j++) fingerprint = Math.imul(fingerprint ^ s.charCodeAt(j), 16777619) >>> 0;
+                };
+                for (const [name, op] of Object.entries(ops)) {
+                    if (name === '**') continue;
+                    for (const a of values) {
+                        for (const b of values) {
+                            const r = op(a, b);
+                            mix(Object.is(r, -0) ? '-0' : String(r));
+                            mix(',');
+                        }
+                    }
+                }
+                const negZero = [-0 % 3, -0 % 2 ** 32, Math.round(-0.4) % 10].map((v) => Object.is(v, -0));
+                `${checked} ${wrong.length} ${first.join()} ${fingerprint} ${negZero.join()} ${wrong.slice(0, 5).join('; ')}`
                 "#,
             )
             .expect("script");
-        // 11 operators × 28 × 28 values; the generator's first values as Node.js prints them.
-        assert_eq!(report.trim_end(), "8624 0 4378,4541,2650", "{report}");
+        // 11 operators × 28 × 28 values; the generator's first values and the fingerprint as
+        // Node.js computes them (tests/js conformance style); -0 % n is -0.
+        assert_eq!(
+            report.trim_end(),
+            "8624 0 4378,4541,2650 4121244175 true,true,true",
+            "{report}"
+        );
+        // Two ints that reach the slow path (`**`, `%` of negatives) stay ints.
+        for expr in ["2 ** 3", "-7 % 3", "7 % -3", "(-8) ** 2"] {
+            let v: rquickjs::Value<'_> = ctx.eval(expr).expect("expression");
+            assert!(v.is_int(), "{expr} is an int, not {v:?}");
+        }
     });
 }
 

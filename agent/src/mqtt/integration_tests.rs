@@ -1221,3 +1221,59 @@ async fn a_burst_of_publishes_goes_out_in_few_writes_and_in_order() {
     }
     sub.shutdown().await;
 }
+
+/// A request rumqttc's state refuses in the middle of a batch (here a PUBLISH with a topic
+/// alias above the broker's maximum, MQTT 5) comes back as the connection error only after the
+/// events of the publishes written before it, as it would without batching, so a caller learns
+/// those messages went out. rumqttc used directly: Ganglion's own requests never carry an alias.
+#[tokio::test]
+async fn a_refused_request_in_a_batch_reports_the_publishes_before_it_first() {
+    use rumqttc::v5::{mqttbytes::v5::PublishProperties, mqttbytes::QoS as Q5, Event as E5};
+    use rumqttc::Outgoing;
+    let broker = Mosquitto::start();
+    let mut options = rumqttc::v5::MqttOptions::new("refused-v5", "127.0.0.1", broker.port());
+    options.set_max_request_batch(super::link::REQUEST_BATCH);
+    let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(options, 16);
+    loop {
+        let event = within("CONNACK", eventloop.poll()).await.expect("connects");
+        if let E5::Incoming(rumqttc::v5::Incoming::ConnAck(_)) = event {
+            break;
+        }
+    }
+    let publish = |i: u32, alias: Option<u16>| {
+        let properties = PublishProperties {
+            topic_alias: alias,
+            ..Default::default()
+        };
+        client
+            .try_publish_with_properties(
+                "refused/v5",
+                Q5::AtMostOnce,
+                false,
+                i.to_string(),
+                properties,
+            )
+            .expect("queued")
+    };
+    for i in 1..=3 {
+        publish(i, None);
+    }
+    publish(4, Some(u16::MAX)); // above any broker's Topic Alias Maximum: refused by the state
+    publish(5, None);
+    let mut sent = 0;
+    let error = loop {
+        match within("events", eventloop.poll()).await {
+            Ok(E5::Outgoing(Outgoing::Publish(_))) => sent += 1,
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        sent, 3,
+        "the three publishes before the refusal, then {error}"
+    );
+    assert!(
+        error.to_string().to_lowercase().contains("alias"),
+        "{error}"
+    );
+}

@@ -15520,8 +15520,10 @@ static no_inline __exception int js_binary_arith_slow(JSContext *ctx, JSValue *s
         d2 = JS_VALUE_GET_FLOAT64(op2);
         goto handle_float64;
     }
-    /* Ganglion patch: an int and a float64 too (the int converts exactly). */
-    if (js_tag_is_number(tag1) && js_tag_is_number(tag2)) {
+    /* Ganglion patch: an int and a float64 too (the int converts exactly); two ints keep
+       the generic path, which gives int results where they are ints. */
+    if ((tag1 == JS_TAG_INT && tag2 == JS_TAG_FLOAT64) ||
+        (tag1 == JS_TAG_FLOAT64 && tag2 == JS_TAG_INT)) {
         d1 = tag1 == JS_TAG_INT ? JS_VALUE_GET_INT(op1) : JS_VALUE_GET_FLOAT64(op1);
         d2 = tag2 == JS_TAG_INT ? JS_VALUE_GET_INT(op2) : JS_VALUE_GET_FLOAT64(op2);
         goto handle_float64;
@@ -15686,10 +15688,10 @@ static no_inline __exception int js_binary_arith_slow(JSContext *ctx, JSValue *s
             dr = d1 / d2;
             break;
         case OP_mod:
-            /* Ganglion patch: integers below 2^53, the dividend not negative (so no -0) and
-               the divisor positive, by integer division: fmod's exact result, without its
-               bit-by-bit loop. */
-            if (d1 >= 0 && d1 < 9007199254740992.0 && d2 > 0 && d2 < 9007199254740992.0 &&
+            /* Ganglion patch: integers below 2^53, the dividend positive (neither negative nor
+               -0, whose results keep their sign) and the divisor positive, by integer
+               division: fmod's exact result, without its bit-by-bit loop. */
+            if (d1 > 0 && d1 < 9007199254740992.0 && d2 > 0 && d2 < 9007199254740992.0 &&
                 (double)(uint64_t)d1 == d1 && (double)(uint64_t)d2 == d2) {
                 dr = (double)((uint64_t)d1 % (uint64_t)d2);
                 break;

@@ -85,6 +85,9 @@ pub struct EventLoop {
     /// Keep alive time
     keepalive_timeout: Option<Pin<Box<Sleep>>>,
     pub network_options: NetworkOptions,
+    /// Ganglion patch: a request of a batch the state refused, reported once the events of the
+    /// requests written before it have been returned (as without batching).
+    refused: Option<ConnectionError>,
 }
 
 /// Events which can be yielded by the event loop
@@ -114,6 +117,7 @@ impl EventLoop {
             network: None,
             keepalive_timeout: None,
             network_options: NetworkOptions::new(),
+            refused: None,
         }
     }
 
@@ -127,6 +131,7 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
+        self.refused = None;
         self.pending.extend(self.state.clean());
 
         // drain requests from channel which weren't yet received
@@ -193,6 +198,10 @@ impl EventLoop {
         if let Some(event) = self.state.events.pop_front() {
             return Ok(event);
         }
+        // Ganglion patch: then the error of a batched request the state refused.
+        if let Some(error) = self.refused.take() {
+            return Err(error);
+        }
 
         let mut no_sleep = Box::pin(time::sleep(Duration::ZERO));
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
@@ -246,23 +255,25 @@ impl EventLoop {
                     if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
                         network.write(outgoing).await?;
                     }
-                    // Ganglion patch: the requests already waiting go into the same write.
-                    let batched = if last || !self.pending.is_empty() {
-                        Ok(())
-                    } else {
-                        write_waiting_requests(
+                    // Ganglion patch: the requests already waiting go into the same write, under
+                    // the flush's timeout (the write buffer goes to the socket every 8 KiB).
+                    if !last && self.pending.is_empty() {
+                        let batch = write_waiting_requests(
                             network,
                             &mut self.state,
                             &self.requests_rx,
                             self.mqtt_options.max_request_batch,
                             self.mqtt_options.inflight,
-                        ).await
-                    };
+                        );
+                        self.refused = match time::timeout(network_timeout, batch).await {
+                            Ok(inner) => inner?,
+                            Err(_) => return Err(ConnectionError::FlushTimeout),
+                        };
+                    }
                     match time::timeout(network_timeout, network.flush()).await {
                         Ok(inner) => inner?,
                         Err(_)=> return Err(ConnectionError::FlushTimeout),
                     };
-                    batched?;
                     Ok(self.state.events.pop_front().unwrap())
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
@@ -317,14 +328,16 @@ impl EventLoop {
 /// Ganglion patch: handles and writes (without flushing) up to `max` requests that are already
 /// in the channel, so a burst of publishes goes out in one write instead of one per packet.
 /// Stops at a full in-flight window, a collision or a disconnect, as the caller would; never
-/// waits for a request. `max` 0 (rumqttc's default) writes none.
+/// waits for a request. `max` 0 (rumqttc's default) writes none. A request the state refuses
+/// (nothing of it written) ends the batch and comes back as `Ok(Some(error))`, for the caller
+/// to flush what went before and report it after their events; a failed write is an error.
 async fn write_waiting_requests(
     network: &mut Network,
     state: &mut MqttState,
     requests: &Receiver<Request>,
     max: usize,
     inflight: u16,
-) -> Result<(), ConnectionError> {
+) -> Result<Option<ConnectionError>, ConnectionError> {
     for _ in 0..max {
         if state.inflight >= inflight || state.collision.is_some() {
             break;
@@ -333,14 +346,16 @@ async fn write_waiting_requests(
             break;
         };
         let last = matches!(request, Request::Disconnect(_));
-        if let Some(outgoing) = state.handle_outgoing_packet(request)? {
-            network.write(outgoing).await?;
+        match state.handle_outgoing_packet(request) {
+            Ok(Some(outgoing)) => network.write(outgoing).await?,
+            Ok(None) => {}
+            Err(refused) => return Ok(Some(refused.into())),
         }
         if last {
             break;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// This stream internally processes requests from the request stream provided to the eventloop

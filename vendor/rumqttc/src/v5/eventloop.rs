@@ -82,6 +82,9 @@ pub struct EventLoop {
     network: Option<Network>,
     /// Keep alive time
     keepalive_timeout: Option<Pin<Box<Sleep>>>,
+    /// Ganglion patch: a request of a batch the state refused, reported once the events of the
+    /// requests written before it have been returned (as without batching).
+    refused: Option<ConnectionError>,
 }
 
 /// Events which can be yielded by the event loop
@@ -110,6 +113,7 @@ impl EventLoop {
             pending,
             network: None,
             keepalive_timeout: None,
+            refused: None,
         }
     }
 
@@ -123,6 +127,7 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
+        self.refused = None;
         self.pending.extend(self.state.clean());
 
         // drain requests from channel which weren't yet received
@@ -186,6 +191,10 @@ impl EventLoop {
         if let Some(event) = self.state.events.pop_front() {
             return Ok(event);
         }
+        // Ganglion patch: then the error of a batched request the state refused.
+        if let Some(error) = self.refused.take() {
+            return Err(error);
+        }
 
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
         // instead of returning a None event, we try again.
@@ -229,18 +238,15 @@ impl EventLoop {
                         network.write(outgoing).await?;
                     }
                     // Ganglion patch: the requests already waiting go into the same write.
-                    let batched = if last || !self.pending.is_empty() {
-                        Ok(())
-                    } else {
-                        write_waiting_requests(
+                    if !last && self.pending.is_empty() {
+                        self.refused = write_waiting_requests(
                             network,
                             &mut self.state,
                             &self.requests_rx,
                             self.options.max_request_batch,
-                        ).await
-                    };
+                        ).await?;
+                    }
                     network.flush().await?;
-                    batched?;
                     Ok(self.state.events.pop_front().unwrap())
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
@@ -289,13 +295,15 @@ impl EventLoop {
 /// Ganglion patch: handles and writes (without flushing) up to `max` requests that are already
 /// in the channel, so a burst of publishes goes out in one write instead of one per packet.
 /// Stops at a full in-flight window, a collision or a disconnect, as the caller would; never
-/// waits for a request. `max` 0 (rumqttc's default) writes none.
+/// waits for a request. `max` 0 (rumqttc's default) writes none. A request the state refuses
+/// (nothing of it written) ends the batch and comes back as `Ok(Some(error))`, for the caller
+/// to flush what went before and report it after their events; a failed write is an error.
 async fn write_waiting_requests(
     network: &mut Network,
     state: &mut MqttState,
     requests: &Receiver<Request>,
     max: usize,
-) -> Result<(), ConnectionError> {
+) -> Result<Option<ConnectionError>, ConnectionError> {
     for _ in 0..max {
         if state.inflight >= state.max_outgoing_inflight || state.collision.is_some() {
             break;
@@ -304,14 +312,16 @@ async fn write_waiting_requests(
             break;
         };
         let last = matches!(request, Request::Disconnect);
-        if let Some(outgoing) = state.handle_outgoing_packet(request)? {
-            network.write(outgoing).await?;
+        match state.handle_outgoing_packet(request) {
+            Ok(Some(outgoing)) => network.write(outgoing).await?,
+            Ok(None) => {}
+            Err(refused) => return Ok(Some(refused.into())),
         }
         if last {
             break;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// This stream internally processes requests from the request stream provided to the eventloop
