@@ -9,6 +9,12 @@ fn engine() -> (Runtime, Context) {
     (rt, cx)
 }
 
+/// The string a script evaluates to, in a fresh engine.
+fn eval_text(script: &str) -> String {
+    let (_rt, cx) = engine();
+    cx.with(|ctx| ctx.eval::<String, _>(script).expect("script"))
+}
+
 fn shapes(rt: &Runtime) -> i64 {
     rt.memory_usage().shape_count
 }
@@ -89,29 +95,24 @@ fn objects_with_keys_that_never_repeat_keep_no_shapes() {
 /// freezing and growing past the cached sizes clone the shape instead of changing it for all.
 #[test]
 fn objects_sharing_a_cached_shape_change_independently() {
-    let (_rt, cx) = engine();
-    cx.with(|ctx| {
-        let out: String = ctx
-            .eval(
-                r#"
-                const mk = (i) => ({ a: i, b: i + 1, c: i + 2 });
-                const x = mk(1), y = mk(2), z = mk(3), w = mk(4);
-                delete x.b;
-                Object.freeze(y);
-                try { y.a = 9; } catch {}
-                Object.defineProperty(w, 'c', { enumerable: false });
-                for (let i = 0; i < 40; i++) z['k' + i] = i; // past the 16 cached properties
-                const v = mk(5);
-                JSON.stringify([x, y, Object.keys(z).length, z.k39, w, Object.keys(w), v,
-                  Object.isFrozen(v), Object.keys(mk(6))])
-                "#,
-            )
-            .expect("eval");
-        assert_eq!(
-            out,
-            r#"[{"a":1,"c":3},{"a":2,"b":3,"c":4},43,39,{"a":4,"b":5},["a","b"],{"a":5,"b":6,"c":7},false,["a","b","c"]]"#
-        );
-    });
+    let out = eval_text(
+        r#"
+        const mk = (i) => ({ a: i, b: i + 1, c: i + 2 });
+        const x = mk(1), y = mk(2), z = mk(3), w = mk(4);
+        delete x.b;
+        Object.freeze(y);
+        try { y.a = 9; } catch {}
+        Object.defineProperty(w, 'c', { enumerable: false });
+        for (let i = 0; i < 40; i++) z['k' + i] = i; // past the 16 cached properties
+        const v = mk(5);
+        JSON.stringify([x, y, Object.keys(z).length, z.k39, w, Object.keys(w), v,
+          Object.isFrozen(v), Object.keys(mk(6))])
+        "#,
+    );
+    assert_eq!(
+        out,
+        r#"[{"a":1,"c":3},{"a":2,"b":3,"c":4},43,39,{"a":4,"b":5},["a","b"],{"a":5,"b":6,"c":7},false,["a","b","c"]]"#
+    );
 }
 
 /// More distinct forms than the cache holds (256 shapes) evict older ones and leak nothing: the
@@ -158,53 +159,48 @@ fn many_forms_and_a_dropped_context_leave_nothing_behind() {
 /// `this` gets its field the generic way.
 #[test]
 fn fields_keep_define_semantics_beside_the_fast_path() {
-    let (_rt, cx) = engine();
-    cx.with(|ctx| {
-        let text: String = ctx
-            .eval(
-                r#"
-                const out = [];
-                out.push(JSON.stringify({ a: 1, b: 2, a: 3 }));
-                out.push(Object.keys({ x: 1, 1: 'one', y: 2, 0: 'zero' }).join());
-                const o = { a: 1 };
-                out.push(JSON.stringify(Object.getOwnPropertyDescriptor(o, 'a')));
+    let text = eval_text(
+        r#"
+        const out = [];
+        out.push(JSON.stringify({ a: 1, b: 2, a: 3 }));
+        out.push(Object.keys({ x: 1, 1: 'one', y: 2, 0: 'zero' }).join());
+        const o = { a: 1 };
+        out.push(JSON.stringify(Object.getOwnPropertyDescriptor(o, 'a')));
 
-                class Frozen { constructor() { return Object.freeze({}); } }
-                class OnFrozen extends Frozen { y = 2; }
-                try { new OnFrozen(); out.push('no error'); }
-                catch (e) { out.push(e instanceof TypeError ? 'TypeError' : String(e)); }
+        class Frozen { constructor() { return Object.freeze({}); } }
+        class OnFrozen extends Frozen { y = 2; }
+        try { new OnFrozen(); out.push('no error'); }
+        catch (e) { out.push(e instanceof TypeError ? 'TypeError' : String(e)); }
 
-                let calls = 0;
-                class Accessor { constructor() { return { set y(v) { calls++; } }; } }
-                class OnAccessor extends Accessor { y = 2; }
-                const acc = new OnAccessor();
-                out.push(`${acc.y} ${calls} ${Object.getOwnPropertyDescriptor(acc, 'y').writable}`);
+        let calls = 0;
+        class Accessor { constructor() { return { set y(v) { calls++; } }; } }
+        class OnAccessor extends Accessor { y = 2; }
+        const acc = new OnAccessor();
+        out.push(`${acc.y} ${calls} ${Object.getOwnPropertyDescriptor(acc, 'y').writable}`);
 
-                class ArrayBase { constructor() { return [7]; } }
-                class OnArray extends ArrayBase { y = 2; 0 = 8; }
-                const arr = new OnArray();
-                out.push(`${Array.isArray(arr)} ${arr.length} ${arr[0]} ${arr.y}`);
+        class ArrayBase { constructor() { return [7]; } }
+        class OnArray extends ArrayBase { y = 2; 0 = 8; }
+        const arr = new OnArray();
+        out.push(`${Array.isArray(arr)} ${arr.length} ${arr[0]} ${arr.y}`);
 
-                class Plain { a = 1; b = this.a + 1; }
-                out.push(JSON.stringify(new Plain()));
-                out.join('|');
-                "#,
-            )
-            .expect("script");
-        assert_eq!(
-            text,
-            [
-                r#"{"a":3,"b":2}"#,
-                "0,1,x,y",
-                r#"{"value":1,"writable":true,"enumerable":true,"configurable":true}"#,
-                "TypeError",
-                "2 0 true",
-                "true 1 8 2",
-                r#"{"a":1,"b":2}"#,
-            ]
-            .join("|")
-        );
-    });
+        class Plain { a = 1; b = this.a + 1; }
+        out.push(JSON.stringify(new Plain()));
+        out.join('|');
+        "#,
+    );
+    assert_eq!(
+        text,
+        [
+            r#"{"a":3,"b":2}"#,
+            "0,1,x,y",
+            r#"{"value":1,"writable":true,"enumerable":true,"configurable":true}"#,
+            "TypeError",
+            "2 0 true",
+            "true 1 8 2",
+            r#"{"a":1,"b":2}"#,
+        ]
+        .join("|")
+    );
 }
 
 /// 0005-number-fast-paths: bitwise operators on numbers one of which is a float64, arithmetic
@@ -292,26 +288,21 @@ fn number_fast_paths_agree_with_the_generic_path() {
 /// compares text.
 #[test]
 fn strict_equality_of_strings_compares_text() {
-    let (_rt, cx) = engine();
-    cx.with(|ctx| {
-        let results: String = ctx
-            .eval(
-                r#"
-                const built = ['a', 'b'].join('');
-                const long = 'x'.repeat(300);
-                const rope = long + 'tail';
-                const key = Object.keys({ ab: 1 })[0];
-                const checks = [
-                    'ab' === 'ab', 'ab' === 'ac', 'ab' !== 'ac', 'ab' === built, built === 'ab',
-                    built === String.fromCharCode(97, 98), key === 'ab', key === built,
-                    typeof 1 === 'number', typeof 'x' === 'number', typeof 'x' !== 'string',
-                    rope === long + 'tail', rope === long + 'tall', rope !== 'x',
-                    'reading' === 'error', '' === '', '' === [].join(''),
-                ];
-                checks.map((c) => (c ? 'T' : 'F')).join('')
-                "#,
-            )
-            .expect("script");
-        assert_eq!(results, "TFTTTTTTTFFTFTFTT");
-    });
+    let results = eval_text(
+        r#"
+        const built = ['a', 'b'].join('');
+        const long = 'x'.repeat(300);
+        const rope = long + 'tail';
+        const key = Object.keys({ ab: 1 })[0];
+        const checks = [
+            'ab' === 'ab', 'ab' === 'ac', 'ab' !== 'ac', 'ab' === built, built === 'ab',
+            built === String.fromCharCode(97, 98), key === 'ab', key === built,
+            typeof 1 === 'number', typeof 'x' === 'number', typeof 'x' !== 'string',
+            rope === long + 'tail', rope === long + 'tall', rope !== 'x',
+            'reading' === 'error', '' === '', '' === [].join(''),
+        ];
+        checks.map((c) => (c ? 'T' : 'F')).join('')
+        "#,
+    );
+    assert_eq!(results, "TFTTTTTTTFFTFTFTT");
 }
