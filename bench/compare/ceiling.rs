@@ -53,7 +53,8 @@ async fn run(opts: Value) {
         .set_clean_session(true)
         .set_inflight(u16::try_from(opts["inflight"].as_u64().unwrap_or(100)).unwrap_or(100))
         .set_max_packet_size(1 << 20, 1 << 20)
-        .set_max_request_batch(64);
+        // The agent's batch size (the same patched rumqttc), so the ceiling is the same client.
+        .set_max_request_batch(ganglion::mqtt::REQUEST_BATCH);
     let (client, mut eventloop) = AsyncClient::new(options, 1000);
     let mut network = NetworkOptions::new();
     network.set_tcp_nodelay(true);

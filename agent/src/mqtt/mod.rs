@@ -23,6 +23,7 @@ pub use client::{
     MqttStats, Subscription,
 };
 pub use config::{ConfigError, MqttConfig, Protocol, ResolvedMqtt};
+pub use link::REQUEST_BATCH;
 pub use props::MessageProperties;
 pub use store::{FsyncPolicy, FullPolicy, NewMessage, Store, StoreError, StoreOptions, StoreStats};
 
