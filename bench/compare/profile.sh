@@ -78,7 +78,7 @@ if command -v valgrind > /dev/null; then
   sleep 2
   for f in "$out"/callgrind.out.1-*; do
     ir=$(grep -m1 '^summary:' "$f" | awk '{print $2}')
-    name=$(callgrind_annotate --inclusive=yes "$f" 2> /dev/null | grep -m1 -E 'ganglion::(main|mqtt|js)|tokio::runtime' | sed 's/.*???://; s/ \[.*//')
+    name=$(callgrind_annotate --inclusive=yes "$f" 2> /dev/null | grep -m1 -E 'ganglion::(main|mqtt|js)|tokio::runtime' | sed 's/.*???://; s/ \[.*//' || true)
     printf "  %s: %s instructions (%s per reading) %s\n" "$(basename "$f")" "$ir" "$((ir / small))" "$name"
   done
   echo "  callgrind_annotate --inclusive=yes $out/callgrind.out.1-01 | head -60"
