@@ -1193,14 +1193,27 @@ async fn a_burst_of_publishes_goes_out_in_few_writes_and_in_order() {
         }
         let before = thread_writes();
         let mut sent = 0;
+        // Polls answered from rumqttc's buffer (what the worker publishes its counters after).
+        let mut buffered = 0;
         while sent < burst {
             if let super::link::Event::OutgoingPublish(_) =
                 within("PUBLISH", eventloop.poll()).await.expect("no error")
             {
                 sent += 1;
             }
+            if eventloop.has_buffered_events() {
+                buffered += 1;
+            }
         }
         let writes = thread_writes() - before;
+        assert!(
+            buffered >= burst / 2,
+            "{name}: only {buffered} of {burst} events were left waiting in rumqttc's buffer"
+        );
+        assert!(
+            !eventloop.has_buffered_events(),
+            "{name}: the burst's last event leaves rumqttc's buffer empty"
+        );
         assert!(
             writes <= (burst / 8) as u64,
             "{name}: {burst} publishes took {writes} writes (one per packet without batching)"

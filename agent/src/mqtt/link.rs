@@ -438,6 +438,15 @@ impl EventLoop {
         }
     }
 
+    /// True while rumqttc holds events of an earlier read or batched write: the next `poll`
+    /// returns one of them at once, without touching the network.
+    pub fn has_buffered_events(&self) -> bool {
+        match &self.inner {
+            Inner::V4(el) => !el.state.events.is_empty(),
+            Inner::V5(el) => !el.state.events.is_empty(),
+        }
+    }
+
     /// rumqttc's in-flight limit (its packet ids run from 1 to this).
     fn inflight_limit(&self) -> u16 {
         match &self.inner {
