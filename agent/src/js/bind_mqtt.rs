@@ -11,6 +11,7 @@ use rquickjs::{Ctx, Function, Object, Persistent, Promise, TypedArray, Value};
 
 use crate::js::errors::JsError;
 use crate::js::promise;
+use crate::js::text::Text;
 use crate::js::{next_handle_id, LoopSender, ScriptOptions, Shared};
 use crate::mqtt::{
     BatchAccepted, BatchResults, JsErrorKind, MessageProperties, MqttError, MqttEvent, NewMessage,
@@ -154,8 +155,8 @@ fn mqtt_error(e: &MqttError) -> JsError {
 
 /// Payload from JS: a string (UTF-8) or a Uint8Array/ArrayBuffer (the module JSON-encodes objects).
 fn payload_bytes<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Vec<u8>> {
-    if let Some(s) = v.as_string() {
-        return Ok(s.to_string()?.into_bytes());
+    if v.is_string() {
+        return string_text(ctx, v, "MQTT payload").map(String::into_bytes);
     }
     if let Some(bytes) = binary_bytes(v) {
         return Ok(bytes);
@@ -164,6 +165,20 @@ fn payload_bytes<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Vec<u8
         "MQTT payload must be a string, Buffer/Uint8Array, ArrayBuffer or object".into(),
     )
     .throw(ctx))
+}
+
+/// A string argument's text, read in place and copied once (this runs twice for every
+/// message): TypeError naming `what` for another type or a lone surrogate (not UTF-8).
+fn string_text(ctx: &Ctx<'_>, v: &Value<'_>, what: &str) -> rquickjs::Result<String> {
+    if !v.is_string() {
+        return Err(
+            JsError::Type(format!("{what} must be a string, got {}", v.type_name())).throw(ctx),
+        );
+    }
+    match Text::of_value(ctx, v)?.as_str() {
+        Some(text) => Ok(text.to_owned()),
+        None => Err(JsError::Type(format!("{what} is not valid Unicode text")).throw(ctx)),
+    }
 }
 
 /// Bytes of a Uint8Array/Buffer or ArrayBuffer, if `v` is one.
@@ -199,12 +214,7 @@ fn property_type_error(
 
 /// A string property (UTF-8; a lone surrogate is a TypeError naming the property).
 fn property_text(ctx: &Ctx<'_>, name: &str, v: &Value<'_>) -> rquickjs::Result<String> {
-    let Some(s) = v.as_string() else {
-        return Err(property_type_error(ctx, name, "a string", v));
-    };
-    s.to_string().map_err(|_| {
-        JsError::Type(format!("MQTT property {name} is not valid Unicode text")).throw(ctx)
-    })
+    string_text(ctx, v, &format!("MQTT property {name}"))
 }
 
 /// The publish option `properties` (MQTT.js names) as [`MessageProperties`]. Types are checked
@@ -404,13 +414,14 @@ pub fn install<'js>(
             Function::new(
                 ctx.clone(),
                 move |ctx: Ctx<'js>,
-                      topic: String,
+                      topic: Value<'js>,
                       payload: Value<'js>,
                       qos: f64,
                       retain: bool,
                       properties: rquickjs::function::Opt<Value<'js>>|
                       -> rquickjs::Result<Promise<'js>> {
                     let st = current(&ctx, &state)?;
+                    let topic = string_text(&ctx, &topic, "MQTT topic")?;
                     let qos = qos_arg(&ctx, qos)?;
                     let payload = payload_bytes(&ctx, &payload)?;
                     let properties = match properties.0 {

@@ -15,13 +15,13 @@
 //! the text, the errors and the getter calls (once each, in order) are the engine's.
 
 use std::cell::RefCell;
-use std::ffi::c_char;
 use std::rc::Rc;
 
 use rquickjs::atom::PredefinedAtom;
 use rquickjs::object::Property;
 use rquickjs::{qjs, Atom, Ctx, Function, Object, Value};
 
+use crate::js::text::Text;
 use crate::js::Shared;
 
 /// Nesting deeper than this is handed to the engine's stringify (which reports cycles).
@@ -104,63 +104,6 @@ fn hundredths(n: f64) -> Option<i64> {
     let k = (n * 100.0).round();
     // IEEE division rounds correctly, so this holds exactly when "k/100" parses to `n`.
     (k / 100.0 == n).then_some(k as i64)
-}
-
-/// A string's text as QuickJS hands it out (its own bytes for ASCII, no copy), released on
-/// drop. Lone surrogates come out as CESU-8, which [`Text::as_str`] refuses.
-struct Text {
-    ctx: *mut qjs::JSContext,
-    ptr: *const c_char,
-    len: usize,
-}
-
-impl Text {
-    /// The text of a string value (`v` must be a string: no conversion runs JS).
-    fn of_value(ctx: &Ctx<'_>, v: &Value<'_>) -> rquickjs::Result<Text> {
-        let ctx = ctx.as_raw().as_ptr();
-        let mut len: qjs::size_t = 0;
-        // SAFETY: `ctx` and `v` are live for the call; the returned buffer is released in drop.
-        let ptr = unsafe { qjs::JS_ToCStringLen2(ctx, &mut len, v.as_raw(), false) };
-        Text::checked(ctx, ptr, len)
-    }
-
-    /// The text of a property key.
-    fn of_atom(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> rquickjs::Result<Text> {
-        let ctx = ctx.as_raw().as_ptr();
-        let mut len: qjs::size_t = 0;
-        // SAFETY: as above; `atom` is held by the caller's key list.
-        let ptr = unsafe { qjs::JS_AtomToCStringLen(ctx, &mut len, atom) };
-        Text::checked(ctx, ptr, len)
-    }
-
-    fn checked(
-        ctx: *mut qjs::JSContext,
-        ptr: *const c_char,
-        len: qjs::size_t,
-    ) -> rquickjs::Result<Text> {
-        if ptr.is_null() {
-            return Err(rquickjs::Error::Exception); // out of memory, pending in the context
-        }
-        Ok(Text {
-            ctx,
-            ptr,
-            len: len as usize,
-        })
-    }
-
-    /// The text, or None for a string with a lone surrogate (not UTF-8).
-    fn as_str(&self) -> Option<&str> {
-        // SAFETY: QuickJS guarantees `len` bytes at `ptr` until JS_FreeCString.
-        let bytes = unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) };
-        std::str::from_utf8(bytes).ok()
-    }
-}
-
-impl Drop for Text {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` came from JS_ToCStringLen2/JS_AtomToCStringLen of this context.
-        unsafe { qjs::JS_FreeCString(self.ctx, self.ptr) }
-    }
 }
 
 /// Keys of a plain object read without a property table (the usual payload has a handful).

@@ -15,6 +15,7 @@ pub mod math;
 mod native;
 mod promise;
 pub mod runtime;
+mod text;
 pub mod timers;
 pub mod watchdog;
 
