@@ -306,3 +306,34 @@ fn strict_equality_of_strings_compares_text() {
     );
     assert_eq!(results, "TFTTTTTTTFFTFTFTT");
 }
+
+/// 0009-ascii-scan-by-words: converting a string to UTF-8 (every native call that reads one)
+/// skips its ASCII prefix eight bytes at a time; a non-ASCII character anywhere, on either side
+/// of an eight-byte boundary, still comes out as UTF-8, in 8-bit strings and wide ones alike.
+#[test]
+fn strings_convert_to_utf8_wherever_their_first_non_ascii_character_is() {
+    let (_rt, cx) = engine();
+    cx.with(|ctx| {
+        let from_codes: Function<'_> = ctx
+            .eval("(codes) => String.fromCharCode(...codes)")
+            .expect("function");
+        for len in 0..40usize {
+            let ascii: Vec<u16> = (0..len)
+                .map(|i| u16::from(b'a') + (i % 26) as u16)
+                .collect();
+            let mut cases = vec![ascii.clone()];
+            for at in 0..=len {
+                for special in [0xe9u16, 0x80, 0xff, 0x20ac] {
+                    let mut codes = ascii.clone();
+                    codes.insert(at, special);
+                    cases.push(codes);
+                }
+            }
+            for codes in cases {
+                let expected = String::from_utf16(&codes).expect("no surrogates");
+                let s: rquickjs::String<'_> = from_codes.call((codes,)).expect("string");
+                assert_eq!(s.to_string().expect("UTF-8"), expected);
+            }
+        }
+    });
+}
