@@ -745,7 +745,10 @@ const cases = [
   ['correlation number', () => mqtt.publish('a', 'x', { properties: { correlationData: 5 } })],
   ['user property number', () => mqtt.publish('a', 'x', { properties: { userProperties: { n: 1 } } })],
   ['content type too long', () => mqtt.publish('a', 'x', { properties: { contentType: 'x'.repeat(65536) } })],
+  ['options a number', () => mqtt.publish('a', 'x', 1)],
+  ['options a string', () => mqtt.publish('a', 'x', 'qos')],
   ['good', () => mqtt.publish('a/b', 'x')],
+  ['good, options null', () => mqtt.publish('a/b', 'y', null)],
 ];
 for (const [name, f] of cases) {
   let outcome;
@@ -758,7 +761,7 @@ for (const [name, f] of cases) {
   }
   console.log(`${name}: ${outcome}`);
 }
-const s = await drained((s) => s.queued === 1);
+const s = await drained((s) => s.queued === 2);
 console.log('stats', JSON.stringify(s));
 process.exit(0);
 "#,
@@ -796,7 +799,10 @@ process.exit(0);
         "correlation number: TypeError",
         "user property number: TypeError",
         "content type too long: RangeError",
+        "options a number: TypeError",
+        "options a string: TypeError",
         "good: promise",
+        "good, options null: promise",
     ];
     assert_eq!(
         &lines[..expected.len().min(lines.len())],
@@ -806,8 +812,8 @@ process.exit(0);
     let stats = json_line(&lines, "stats");
     assert_eq!(
         (&stats["queued"], &stats["rejected"]),
-        (&Value::from(1), &Value::from(0)),
-        "only the good one was queued: {stats}"
+        (&Value::from(2), &Value::from(0)),
+        "only the good ones were queued: {stats}"
     );
 }
 

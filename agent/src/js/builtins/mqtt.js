@@ -117,7 +117,9 @@ class Mqtt extends EventEmitter {
     if (typeof topic !== 'string') throw new TypeError(`MQTT topic must be a string, got ${typeof topic}`);
     // The usual call (a string payload, an options object or none) makes no other JS call:
     // each costs the interpreter a frame, and this runs for every reading.
-    const o = opts === undefined ? noOptions : options(opts, 'publish');
+    let o = opts;
+    if (opts === undefined) o = noOptions;
+    else if (typeof opts !== 'object' || opts === null) o = options(opts, 'publish');
     if (info === null) ensure();
     const q = o.qos;
     const promise = native.mqttPublish(
