@@ -420,8 +420,10 @@ pub fn install<'js>(
                       retain: bool,
                       properties: rquickjs::function::Opt<Value<'js>>|
                       -> rquickjs::Result<Promise<'js>> {
-                    let st = current(&ctx, &state)?;
+                    // Arguments first (as rquickjs's conversion did): a bad topic is a
+                    // TypeError even once the connection has closed.
                     let topic = string_text(&ctx, &topic, "MQTT topic")?;
+                    let st = current(&ctx, &state)?;
                     let qos = qos_arg(&ctx, qos)?;
                     let payload = payload_bytes(&ctx, &payload)?;
                     let properties = match properties.0 {
