@@ -337,3 +337,34 @@ fn strings_convert_to_utf8_wherever_their_first_non_ascii_character_is() {
         }
     });
 }
+
+/// 0010-free-string-on-failed-utf8: a string whose UTF-8 copy cannot be allocated (the
+/// runtime's memory limit, as `[limits]` sets it for scripts) makes the conversion fail, and the
+/// string is still freed with its last reference; the failed conversion used to keep one.
+#[test]
+fn a_string_whose_utf8_copy_fails_is_freed_all_the_same() {
+    let (rt, cx) = engine();
+    rt.run_gc();
+    let before = rt.memory_usage().malloc_size;
+    // A million 8-bit characters, none ASCII: 1 MB here, 2 MB as UTF-8.
+    let saved = cx.with(|ctx| {
+        let s: rquickjs::String<'_> = ctx.eval("'é'.repeat(1000000)").expect("string");
+        rquickjs::Persistent::save(&ctx, s)
+    });
+    let holding = rt.memory_usage().malloc_size;
+    assert!(holding - before >= 1_000_000, "the string is allocated");
+    rt.set_memory_limit(usize::try_from(holding).expect("size") + 256 * 1024);
+    cx.with(|ctx| {
+        let s = saved.clone().restore(&ctx).expect("restore");
+        assert!(s.to_string().is_err(), "the UTF-8 copy does not fit");
+        drop(ctx.catch()); // the out-of-memory exception
+    });
+    rt.set_memory_limit(0);
+    drop(saved);
+    rt.run_gc();
+    let after = rt.memory_usage().malloc_size;
+    assert!(
+        after - before < 256 * 1024,
+        "the string is freed: {before} bytes before it, {after} after"
+    );
+}

@@ -4968,6 +4968,9 @@ const char *JS_ToCStringLen2(JSContext *ctx, size_t *plen, JSValueConst val1,
         *plen = str_new->len;
     return (const char *)str8(str_new);
 fail:
+    /* Ganglion patch: drop the string's reference when the UTF-8 buffer cannot be allocated
+       (it leaked; JS_ToCStringLenUTF16 below already frees it). A no-op for the exception. */
+    JS_FreeValue(ctx, val);
     if (plen)
         *plen = 0;
     return NULL;
