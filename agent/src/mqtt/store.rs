@@ -1335,8 +1335,11 @@ impl Store {
             // This record and what follows it in the file, up to the segment's valid end (all
             // of which is on disk: nothing is read while a batch is being staged).
             let rest = usize::try_from(segment.size.saturating_sub(offset)).unwrap_or(usize::MAX);
-            window.forget();
-            window.bytes.resize(len.max(READ_AHEAD.min(rest)), 0);
+            // Reuse the bytes of the last read (overwritten below) rather than zero-filling
+            // 64 KiB again for every read-ahead; only a larger window zero-fills its new part.
+            let want = len.max(READ_AHEAD.min(rest));
+            window.bytes.truncate(want);
+            window.bytes.resize(want, 0);
             if let Err(e) = segment.file.read_exact_at(&mut window.bytes, offset) {
                 window.forget();
                 return Err(io_err("read", &segment.path)(e));
