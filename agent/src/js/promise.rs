@@ -15,7 +15,11 @@ pub fn settlable<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Promise<'js>> {
         return Err(rquickjs::Error::Exception);
     }
     // SAFETY: `raw` is an owned, non-exception value of this context; `Value` takes it over.
-    Promise::from_value(unsafe { Value::from_raw(ctx.clone(), raw) })
+    let value = unsafe { Value::from_raw(ctx.clone(), raw) };
+    // SAFETY: JS_NewSettlablePromise makes a promise. Taken as one without
+    // `Promise::from_value`, whose type check asks an object whether it is an array, a
+    // constructor, a function and then a promise (~300 instructions a message).
+    Ok(unsafe { value.ref_promise() }.clone())
 }
 
 /// Fulfills (`Ok`) or rejects (`Err`) a pending `promise` with the value, as the resolving
