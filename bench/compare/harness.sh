@@ -3,11 +3,14 @@
 # driven the way the compare driver does it. Needs `root` (the repository) and `out` (a scratch
 # folder) set; `agent` holds the agent's pid while one runs, and both are stopped on exit.
 
-[ -x /usr/sbin/mosquitto ] || bash "$root/tests/setup.sh" # as the compare bench does
+# The broker the compare bench runs (tests/common/mosquitto.rs: PATH first, then /usr/sbin, where
+# Debian installs it), installed with tests/setup.sh if neither has it.
+mosquitto_bin() { command -v mosquitto || { [ -x /usr/sbin/mosquitto ] && echo /usr/sbin/mosquitto; }; }
+mosquitto=$(mosquitto_bin) || { bash "$root/tests/setup.sh" > /dev/null && mosquitto=$(mosquitto_bin); }
 [ -d "$root/bench/node/node_modules/mqtt" ] || (cd "$root/bench/node" && npm ci --no-audit --no-fund)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$out/mosquitto.conf"
-/usr/sbin/mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
+"$mosquitto" -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
 broker=$!
 agent=
 cleanup() {
