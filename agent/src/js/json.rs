@@ -331,7 +331,7 @@ impl<'js> Walker<'js> {
         } else if v.is_object() {
             // SAFETY: an object (its tag, just checked) is an `Object`; `as_object` would ask it
             // first whether it is an array, a constructor, a function, a promise, an error or a
-            // proxy (~300 instructions).
+            // proxy (this and promise.rs's probe: ~220 instructions a reading, measured).
             let o = unsafe { v.ref_object() };
             if depth >= MAX_DEPTH || v.is_proxy() {
                 return Ok(Err(Unsupported));

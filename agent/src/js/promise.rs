@@ -18,7 +18,8 @@ pub fn settlable<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Promise<'js>> {
     let value = unsafe { Value::from_raw(ctx.clone(), raw) };
     // SAFETY: JS_NewSettlablePromise makes a promise. Taken as one without
     // `Promise::from_value`, whose type check asks an object whether it is an array, a
-    // constructor, a function and then a promise (~300 instructions a message).
+    // constructor, a function and then a promise (with json.rs's probe, ~220 instructions a
+    // message measured).
     Ok(unsafe { value.ref_promise() }.clone())
 }
 
