@@ -348,6 +348,23 @@ fn js_conformance_suites() {
     assert!(ran >= 1, "no conformance suites found in {}", dir.display());
 }
 
+/// Every emitter's one-listener `emit` runs natively (agent/src/js/emit.rs), with events.js's
+/// as the fallback: the conformance suite above tests the behaviour, this that both are in place.
+#[test]
+fn emit_is_native_and_falls_back_to_the_js_emit() {
+    let run = run_js(
+        "import E from 'events';\n\
+         console.log(String(E.prototype.emit).includes('[native code]'));\n\
+         const e = new E(); let n = 0;\n\
+         e.on('one', (a, b) => { n += a + b; });\n\
+         console.log(e.emit('one', 1, 2), n);\n\
+         e.on('two', () => n++); e.on('two', () => n++);\n\
+         console.log(e.emit('two'), n, e.emit('none'));",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.script_lines(), vec!["true", "true 3", "true 5 false"]);
+}
+
 /// systemd's side of `Type=notify` + `WatchdogSec=`: READY=1 once the script runs, WATCHDOG=1
 /// pings from the live event loop, none while a callback blocks the loop, STOPPING=1 on SIGTERM.
 #[test]

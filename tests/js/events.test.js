@@ -46,6 +46,67 @@ test('on/emit pass arguments and the emitter as this; emit reports listeners', (
   assert.deepStrictEqual(seen[1], [undefined, undefined, undefined]);
 });
 
+test('one listener: argument count, this, symbol and number names, return value', () => {
+  const e = new EventEmitter();
+  const calls = [];
+  e.on('n', function (...args) {
+    calls.push([this === e, args.length, ...args]);
+    return 'ignored';
+  });
+  assert.strictEqual(e.emit('n'), true);
+  assert.strictEqual(e.emit('n', undefined), true);
+  assert.strictEqual(e.emit('n', 1, 2, 3, 4, 5, 6, 7, 8, 9), true);
+  assert.deepStrictEqual(calls, [[true, 0], [true, 1, undefined], [true, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+  let got;
+  const sym = Symbol('reading');
+  e.on(sym, (v) => { got = v; });
+  assert.strictEqual(e.emit(sym, 'by symbol'), true);
+  assert.strictEqual(got, 'by symbol');
+  assert.strictEqual(e.emit(Symbol('reading'), 'another symbol'), false);
+  e.on(42, (v) => { got = v; }); // a number names the listener of its string
+  assert.strictEqual(e.emit(42, 'by number'), true);
+  assert.strictEqual(got, 'by number');
+  assert.strictEqual(e.emit('42', 'by string'), true);
+  assert.strictEqual(got, 'by string');
+  assert.strictEqual(e.emit('none', 1), false);
+  e.on('boom', () => { throw new TypeError('from the listener'); });
+  assert.throws(() => e.emit('boom'), { name: 'TypeError', message: 'from the listener' });
+  // Re-entrant: a listener that emits on its own emitter.
+  const depth = [];
+  e.on('deep', (n) => { depth.push(n); if (n < 3) e.emit('deep', n + 1); });
+  assert.strictEqual(e.emit('deep', 0), true);
+  assert.deepStrictEqual(depth, [0, 1, 2, 3]);
+});
+
+test('emit called on other objects and overridden by a subclass', () => {
+  const emit = EventEmitter.prototype.emit;
+  assert.strictEqual(emit.name, 'emit');
+  assert.strictEqual(emit.length, 1);
+  assert.strictEqual(emit.call({}, 'x', 1), false); // no listener store
+  let got;
+  const store = Object.create(null);
+  store.x = function (v) { got = [this, v]; };
+  const plain = { _events: store }; // code that builds Node's store shape itself
+  assert.strictEqual(emit.call(plain, 'x', 7), true);
+  assert.deepStrictEqual(got, [plain, 7]);
+  assert.throws(() => emit.call(undefined, 'x'), TypeError);
+  assert.throws(() => emit.call(null, 'x'), TypeError);
+  const err = new Error('no store, no listener');
+  assert.throws(() => emit.call({}, 'error', err), (e) => e === err);
+  class Counting extends EventEmitter {
+    emit(type, ...args) {
+      this.count = (this.count || 0) + 1;
+      return super.emit(type, ...args);
+    }
+  }
+  const c = new Counting();
+  c.on('tick', (v) => { got = v; });
+  assert.strictEqual(c.emit('tick', 'sub'), true);
+  assert.strictEqual(c.emit('tock'), false);
+  assert.strictEqual(got, 'sub');
+  assert.strictEqual(c.count, 2);
+});
+
 test('listeners run in registration order, including duplicates', () => {
   const e = new EventEmitter();
   const order = [];

@@ -11,6 +11,10 @@ import EventEmitter from 'events';
 const internal = globalThis[Symbol.for('ganglion.internal')];
 const native = internal.native;
 
+// Every emitter's emit with one listener runs natively (agent/src/js/emit.rs); events.js's emit
+// stays the definition and handles the rest ('error', several listeners).
+EventEmitter.prototype.emit = native.nativeEmit(EventEmitter.prototype.emit);
+
 // ---------------------------------------------------------------- errors --------------------
 class ExitSignal {
   constructor(code) { this.code = code; }

@@ -6,6 +6,7 @@
 //! `process.nextTick` and promise jobs after every callback.
 
 mod bindings;
+mod emit;
 #[cfg(test)]
 mod engine_patches;
 pub mod errors;

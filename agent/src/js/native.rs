@@ -35,6 +35,7 @@ pub fn install<'js>(
     let engine_stringify = super::json::install(ctx, shared)?;
     let n = Object::new(ctx.clone())?;
     n.set("engineStringify", engine_stringify)?;
+    n.set("nativeEmit", super::emit::install(ctx, shared)?)?;
     let root = loader::normalize(&opts.scripts_root);
 
     // ---- timers and liveness
