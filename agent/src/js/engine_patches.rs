@@ -368,3 +368,116 @@ fn a_string_whose_utf8_copy_fails_is_freed_all_the_same() {
         "the string is freed: {before} bytes before it, {after} after"
     );
 }
+
+/// Raw allocations a test runtime made and freed (its `JSMallocFunctions` count them).
+#[derive(Default)]
+struct RawAllocs {
+    made: std::cell::Cell<usize>,
+    freed: std::cell::Cell<usize>,
+}
+
+mod counting {
+    use std::ffi::c_void;
+
+    use rquickjs::qjs::size_t;
+
+    use super::RawAllocs;
+
+    unsafe extern "C" {
+        fn malloc(size: usize) -> *mut c_void;
+        fn calloc(count: usize, size: usize) -> *mut c_void;
+        fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
+        fn free(ptr: *mut c_void);
+    }
+
+    /// SAFETY (all four): `opaque` is the test's `RawAllocs`, alive for the runtime's life.
+    pub unsafe extern "C" fn count_malloc(opaque: *mut c_void, size: size_t) -> *mut c_void {
+        let n = unsafe { &*(opaque as *const RawAllocs) };
+        n.made.set(n.made.get() + 1);
+        unsafe { malloc(size as usize) }
+    }
+
+    pub unsafe extern "C" fn count_calloc(
+        opaque: *mut c_void,
+        count: size_t,
+        size: size_t,
+    ) -> *mut c_void {
+        let n = unsafe { &*(opaque as *const RawAllocs) };
+        n.made.set(n.made.get() + 1);
+        unsafe { calloc(count as usize, size as usize) }
+    }
+
+    pub unsafe extern "C" fn count_realloc(
+        opaque: *mut c_void,
+        ptr: *mut c_void,
+        size: size_t,
+    ) -> *mut c_void {
+        let n = unsafe { &*(opaque as *const RawAllocs) };
+        if ptr.is_null() {
+            n.made.set(n.made.get() + 1);
+        }
+        unsafe { realloc(ptr, size as usize) }
+    }
+
+    pub unsafe extern "C" fn count_free(opaque: *mut c_void, ptr: *mut c_void) {
+        let n = unsafe { &*(opaque as *const RawAllocs) };
+        if !ptr.is_null() {
+            n.freed.set(n.freed.get() + 1);
+        }
+        unsafe { free(ptr) }
+    }
+}
+
+/// 0012-keep-last-free-arena: QuickJS serves small blocks from 4 KiB arenas, one list per
+/// size, and freed an arena as soon as its last block went; a block of a size nothing else
+/// used, allocated and freed in turn (an object per event), made and freed an arena each time.
+/// The last arena of a size with free blocks now stays, and runtime teardown frees it.
+#[test]
+fn a_block_allocated_and_freed_in_turn_keeps_its_arena() {
+    use rquickjs::qjs;
+    let allocs = Box::new(RawAllocs::default());
+    let mf = qjs::JSMallocFunctions {
+        js_calloc: Some(counting::count_calloc),
+        js_malloc: Some(counting::count_malloc),
+        js_free: Some(counting::count_free),
+        js_realloc: Some(counting::count_realloc),
+        js_malloc_usable_size: None,
+    };
+    let opaque = &*allocs as *const RawAllocs as *mut std::ffi::c_void;
+    // SAFETY: a runtime and context of their own, freed at the end; `allocs` outlives both.
+    unsafe {
+        let rt = qjs::JS_NewRuntime2(&mf, opaque);
+        assert!(!rt.is_null());
+        let ctx = qjs::JS_NewContext(rt);
+        assert!(!ctx.is_null());
+        // A block size no live block of a fresh context has: its first block makes an arena.
+        let size = [500 as qjs::size_t, 470, 440, 410, 380, 350]
+            .into_iter()
+            .find(|&size| {
+                let made = allocs.made.get();
+                let p = qjs::js_malloc(ctx, size);
+                assert!(!p.is_null());
+                qjs::js_free(ctx, p);
+                allocs.made.get() > made
+            })
+            .expect("a size class without live blocks");
+        let made = allocs.made.get();
+        for _ in 0..1000 {
+            let p = qjs::js_malloc(ctx, size);
+            assert!(!p.is_null());
+            qjs::js_free(ctx, p);
+        }
+        assert_eq!(
+            allocs.made.get() - made,
+            0,
+            "1000 blocks of {size} bytes, allocated and freed in turn, made new arenas"
+        );
+        qjs::JS_FreeContext(ctx);
+        qjs::JS_FreeRuntime(rt);
+    }
+    assert_eq!(
+        allocs.made.get(),
+        allocs.freed.get(),
+        "the runtime's teardown frees every arena, the kept ones too"
+    );
+}

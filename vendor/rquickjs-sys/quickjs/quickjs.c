@@ -1882,9 +1882,18 @@ static void js_arena_free(JSRuntime *rt, void *ptr)
                      &rt->arena_state.free_arena_list[block_size_idx]);
         ar->n_used_blocks--;
         if (unlikely(ar->n_used_blocks == 0)) {
-            list_del(&ar->link);
-            list_del(&ar->free_link);
-            rt->mf.js_free(rt->malloc_state.opaque, ar);
+            /* Keep the arena when it is the only one of its size with free
+               blocks: a block allocated and freed in turn (an object per
+               event) would otherwise make and free an arena each time, with
+               its free list set up block by block. At most one empty arena
+               per size stays (another one emptied beside it is freed). */
+            struct list_head *head =
+                &rt->arena_state.free_arena_list[block_size_idx];
+            if (head->next != &ar->free_link || head->prev != &ar->free_link) {
+                list_del(&ar->link);
+                list_del(&ar->free_link);
+                rt->mf.js_free(rt->malloc_state.opaque, ar);
+            }
         }
     }
 }
@@ -1975,8 +1984,8 @@ static void *js_arena_calloc(JSRuntime *rt, size_t count, size_t size)
     return arena_calloc_large(rt, n);
 }
 
-/* free any arenas still mapped at runtime teardown (normally none: empty
-   arenas are released eagerly as their last block is freed) */
+/* free any arenas still mapped at runtime teardown (at most one empty arena
+   per size: js_arena_free keeps the last one with free blocks) */
 static void js_arena_free_all(JSRuntime *rt)
 {
     JSArenaState *s = &rt->arena_state;
