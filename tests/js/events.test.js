@@ -78,6 +78,46 @@ test('one listener: argument count, this, symbol and number names, return value'
   assert.deepStrictEqual(depth, [0, 1, 2, 3]);
 });
 
+test('emit reads the listener store and its entry once, for one listener and for several', () => {
+  let reads = 0;
+  const calls = [];
+  const entries = {
+    one: (v) => calls.push(['one', v]),
+    many: [(v) => calls.push(['a', v]), (v) => calls.push(['b', v])],
+  };
+  const entryReads = {};
+  const store = new Proxy(entries, {
+    get(target, key) {
+      entryReads[key] = (entryReads[key] || 0) + 1;
+      return target[key];
+    },
+  });
+  const target = { get _events() { reads++; return store; } };
+  const emit = EventEmitter.prototype.emit;
+  assert.strictEqual(emit.call(target, 'one', 1), true);
+  assert.strictEqual(emit.call(target, 'many', 2), true);
+  assert.strictEqual(emit.call(target, 'none', 3), false);
+  assert.strictEqual(reads, 3);
+  assert.deepStrictEqual(entryReads, { one: 1, many: 1, none: 1 });
+  assert.deepStrictEqual(calls, [['one', 1], ['a', 2], ['b', 2]]);
+});
+
+test('several listeners: each gets every argument, a throw stops the rest', () => {
+  const e = new EventEmitter();
+  const seen = [];
+  e.on('x', function (...args) { seen.push(['first', this === e, ...args]); });
+  e.on('x', (...args) => { seen.push(['second', ...args]); if (args[0] === 'stop') throw new RangeError('stop'); });
+  e.on('x', (...args) => { seen.push(['third', ...args]); });
+  assert.strictEqual(e.emit('x', 1, 2), true);
+  assert.strictEqual(e.emit('x'), true);
+  assert.throws(() => e.emit('x', 'stop'), RangeError);
+  assert.deepStrictEqual(seen, [
+    ['first', true, 1, 2], ['second', 1, 2], ['third', 1, 2],
+    ['first', true], ['second'], ['third'],
+    ['first', true, 'stop'], ['second', 'stop'],
+  ]);
+});
+
 test('emit called on other objects and overridden by a subclass', () => {
   const emit = EventEmitter.prototype.emit;
   assert.strictEqual(emit.name, 'emit');
