@@ -1,8 +1,8 @@
-//! `EventEmitter.prototype.emit`'s common case in native code: one listener, an event named by
-//! a string or a symbol other than `'error'`. That case is every reading a sensor emits, and in
-//! QuickJS the JS `emit` (agent/js/events.js) pays for its rest-parameter array, its checks and
-//! `Reflect.apply` (~3,000 instructions per event, most of the emit path's cost); here it is a
-//! property read, a lookup and a call (or a call for each of several listeners). `'error'` and
+//! `EventEmitter.prototype.emit` in native code for events named by a string or a symbol other
+//! than `'error'`: every reading a sensor emits. In QuickJS the JS `emit` (agent/js/events.js)
+//! pays for its rest-parameter array, its checks and `Reflect.apply` (~3,300 instructions per
+//! event besides the listener); here it is a property read, a lookup and a call (or a call for
+//! each of several listeners). `'error'` and
 //! the unusual cases (an event name that is neither a string nor a symbol, a store entry that is
 //! neither a function nor an array) go to the JS `emit`, which stays the definition of the
 //! behaviour, and which the conformance suites test under Node.js as well.
