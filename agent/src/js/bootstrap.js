@@ -11,8 +11,8 @@ import EventEmitter from 'events';
 const internal = globalThis[Symbol.for('ganglion.internal')];
 const native = internal.native;
 
-// Every emitter's emit with one listener runs natively (agent/src/js/emit.rs); events.js's emit
-// stays the definition and handles the rest ('error', several listeners).
+// Every emitter's emit runs natively for string and symbol event names (agent/src/js/emit.rs);
+// events.js's emit stays the definition and handles the rest ('error', unusual store entries).
 EventEmitter.prototype.emit = native.nativeEmit(EventEmitter.prototype.emit);
 
 // ---------------------------------------------------------------- errors --------------------

@@ -50,8 +50,8 @@ impl Atoms {
     }
 }
 
-/// Makes the `wrap(jsEmit)` function the bootstrap calls once: it returns the native `emit`
-/// with `jsEmit` as its fallback.
+/// Makes `native.nativeEmit(jsEmit)`, which the bootstrap calls once: it returns the native
+/// `emit` with `jsEmit` as its fallback.
 pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Function<'js>> {
     let atoms = Atoms::new(ctx)?;
     let (events, error) = (atoms.events, atoms.error);
