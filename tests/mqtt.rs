@@ -243,6 +243,63 @@ fn presence_is_retained_online_and_the_will_says_offline_on_sigkill() {
     assert_eq!((m.topic.as_str(), m.text.as_str()), (status, "offline"));
 }
 
+/// Times a thread named `name` of process `pid` went to sleep (voluntary context switches).
+fn sleeps_of_thread(pid: u32, name: &str) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let status = std::fs::read_to_string(task.path().join("status")).expect("status");
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("voluntary_ctxt_switches");
+        }
+    }
+    panic!("no thread {name:?} in process {pid}");
+}
+
+/// Times the MQTT worker of a connected agent running `body` went to sleep in 2 s, measured
+/// once it connected and settled (keep-alive 60 s, so no PINGREQ falls in between).
+fn worker_sleeps_in_2s(id: &str, body: &str) -> u64 {
+    let broker = Mosquitto::start();
+    let toml =
+        config(id, &url(broker.port())).replace("keep_alive = \"5s\"", "keep_alive = \"60s\"");
+    let main = script(&format!(
+        "{body}\nwhile (!mqtt.connected) await sleep(10);\nconsole.log('connected');\nsetInterval(() => {{}}, 1 << 30);\n"
+    ));
+    let s = Scripts::new(&[("ganglion.toml", &toml), ("main.js", &main)]);
+    let live = spawn(&s);
+    live.wait_for("script: connected", LIMIT);
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = live.child.id();
+    let before = sleeps_of_thread(pid, "mqtt");
+    std::thread::sleep(Duration::from_secs(2));
+    let sleeps = sleeps_of_thread(pid, "mqtt") - before;
+    live.signal("TERM");
+    let stopped = live.finish(LIMIT);
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    sleeps
+}
+
+/// A connected agent with nothing to send sleeps: its MQTT worker does not wake on a timer
+/// (it woke ~20 times a second for the queue's fsync tick), only for traffic and the
+/// keep-alive. With a subscription, the sweep for abandoned ones wakes it about once a second.
+#[test]
+fn an_idle_agent_does_not_wake_its_mqtt_worker_on_a_timer() {
+    let idle = worker_sleeps_in_2s("idle", "");
+    assert!(
+        idle <= 3,
+        "the idle MQTT worker went to sleep {idle} times in 2 s"
+    );
+    let subscribed = worker_sleeps_in_2s("idle-sub", "await mqtt.subscribe('idle/cmd', () => {});");
+    assert!(
+        (1..=12).contains(&subscribed),
+        "with a subscription the sweep wakes the worker about once a second: {subscribed} in 2 s"
+    );
+}
+
 /// ~1k msg/s of QoS 1 from a script; the broker (persistent) is stopped and restarted mid-run.
 /// The agent reaches the broker through a gate that stays closed until the observer (a
 /// persistent session) is back, so the order seen is the agent's and not an interleaving of the

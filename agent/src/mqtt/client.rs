@@ -57,6 +57,8 @@ const COMMAND_BUFFER: usize = 256;
 const EVENT_BUFFER: usize = 64;
 /// Longest graceful shutdown before the connection is simply dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How often subscriptions whose receiver is gone are looked for (while there are any).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Fixed-header and length overhead counted against `max_packet_size` for a publish.
 const PUBLISH_OVERHEAD: usize = 5 + 2 + 2;
 
@@ -948,6 +950,11 @@ impl Subscriptions {
         Some(sub.filter)
     }
 
+    /// Whether there are subscriptions (whose receivers the sweep watches).
+    fn any(&self) -> bool {
+        !self.subs.is_empty()
+    }
+
     /// All broker-side filters, for restoring after a reconnect.
     fn all(&self) -> Vec<(String, QoS)> {
         self.filters
@@ -1090,8 +1097,12 @@ enum Wake {
 
 impl Worker {
     async fn run(mut self, mut eventloop: link::EventLoop) {
+        // The tickers run only while they have work (`wants_tick`, `subs.any`): an idle
+        // worker sleeps until traffic instead of waking ten times a second.
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweeper = tokio::time::interval(SWEEP_EVERY);
+        sweeper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.update_stats();
         loop {
             if self.closing.is_some() && !self.connected {
@@ -1108,7 +1119,8 @@ impl Worker {
                             Some(cmd) => self.on_command(cmd),
                             None => self.begin_close(None),
                         },
-                        _ = ticker.tick() => self.on_tick(),
+                        _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
+                        _ = sweeper.tick(), if self.subs.any() => self.sweep(),
                         result = sync_finished(&mut self.syncing) => self.on_synced(result),
                         _ = sleep_until_opt(deadline) => break Wake::Stop,
                     }
@@ -1148,7 +1160,7 @@ impl Worker {
                     }
                     let wait = self.backoff.next_delay();
                     debug!(?wait, "MQTT: reconnecting after a pause");
-                    if self.idle(wait, &mut ticker).await {
+                    if self.idle(wait, &mut ticker, &mut sweeper).await {
                         break;
                     }
                 }
@@ -1173,7 +1185,12 @@ impl Worker {
     }
 
     /// Waits out a reconnect delay while serving commands; true when asked to stop.
-    async fn idle(&mut self, wait: Duration, ticker: &mut tokio::time::Interval) -> bool {
+    async fn idle(
+        &mut self,
+        wait: Duration,
+        ticker: &mut tokio::time::Interval,
+        sweeper: &mut tokio::time::Interval,
+    ) -> bool {
         let until = tokio::time::sleep(wait);
         tokio::pin!(until);
         loop {
@@ -1183,7 +1200,8 @@ impl Worker {
                     Some(cmd) => self.on_command(cmd),
                     None => self.begin_close(None),
                 },
-                _ = ticker.tick() => self.on_tick(),
+                _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
+                _ = sweeper.tick(), if self.subs.any() => self.sweep(),
                 result = sync_finished(&mut self.syncing) => self.on_synced(result),
             }
             self.update_stats();
@@ -1232,6 +1250,8 @@ impl Worker {
         });
     }
 
+    /// The queue's periodic work: write buffered acks and, when due, hand the batch fdatasync
+    /// to the blocking pool.
     fn on_tick(&mut self) {
         // One sync at a time: while one runs, the acks written now go with the next one.
         let due = match self.syncing {
@@ -1257,6 +1277,10 @@ impl Worker {
             }
             Err(e) => self.sync_error(&e),
         }
+    }
+
+    /// Unsubscribes the filters only abandoned subscriptions used (see `Subscriptions::sweep`).
+    fn sweep(&mut self) {
         for filter in self.subs.sweep() {
             self.send_unsubscribe(filter);
         }

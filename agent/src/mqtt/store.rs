@@ -1246,6 +1246,14 @@ impl Store {
         self.sync_now(now)
     }
 
+    /// Whether [`Store::tick`] / [`Store::tick_job`] has work, now or once the interval has
+    /// passed: buffered acks, or written data not yet synced (`batch`; `always` for the acks'
+    /// own writes). When false, the caller's clock need not run: an idle gateway's queue has
+    /// nothing to do until the next append or ack.
+    pub fn wants_tick(&self) -> bool {
+        !self.ack_runs.is_empty() || (self.opts.fsync != FsyncPolicy::Never && self.is_dirty())
+    }
+
     /// When `tick` next has work to do under the `batch` policy, if anything is unsynced.
     pub fn sync_deadline(&self) -> Option<Instant> {
         match self.opts.fsync {
@@ -2211,6 +2219,39 @@ mod tests {
             "always: the tick syncs here, no job is handed out"
         );
         assert!(!s.is_dirty(), "always: the ack was written and synced");
+    }
+
+    #[test]
+    fn the_clock_is_wanted_only_while_there_is_work() {
+        let t0 = Instant::now();
+        let every = Duration::from_millis(100);
+        for (policy, after_append) in [
+            (FsyncPolicy::Batch(every), true),
+            (FsyncPolicy::Always, false),
+            (FsyncPolicy::Never, false),
+        ] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let mut o = opts(1 << 20, FullPolicy::RejectNew);
+            o.fsync = policy;
+            let mut s = Store::open(dir.path(), o, t0).expect("open");
+            assert!(
+                !s.wants_tick(),
+                "{policy:?}: a fresh queue has nothing to do"
+            );
+            s.append("t", b"1", QoS::AtLeastOnce, false, t0)
+                .expect("append");
+            assert_eq!(s.wants_tick(), after_append, "{policy:?}: after an append");
+            s.tick(t0 + every).expect("tick");
+            assert!(!s.wants_tick(), "{policy:?}: synced (or never synced)");
+            let sent = s.next_to_send().expect("read").expect("record");
+            s.ack(sent.seq).expect("ack");
+            assert!(s.wants_tick(), "{policy:?}: an ack waits to be written");
+            s.tick(t0 + every * 2).expect("tick");
+            assert!(
+                !s.wants_tick(),
+                "{policy:?}: the ack written (and synced but under never)"
+            );
+        }
     }
 
     /// Paths a sync job covers (segment files, then the directory if it is synced).
