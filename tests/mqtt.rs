@@ -284,8 +284,8 @@ fn worker_sleeps_in_2s(id: &str, body: &str) -> u64 {
 }
 
 /// A connected agent with nothing to send sleeps: its MQTT worker does not wake on a timer
-/// (it woke ~20 times a second for the queue's fsync tick), only for traffic and the
-/// keep-alive. With a subscription, the sweep for abandoned ones wakes it about once a second.
+/// (it woke ~20 times a second for the queue's fsync tick and the sweep of abandoned
+/// subscriptions), only for traffic and the keep-alive; with a subscription too.
 #[test]
 fn an_idle_agent_does_not_wake_its_mqtt_worker_on_a_timer() {
     let idle = worker_sleeps_in_2s("idle", "");
@@ -295,8 +295,8 @@ fn an_idle_agent_does_not_wake_its_mqtt_worker_on_a_timer() {
     );
     let subscribed = worker_sleeps_in_2s("idle-sub", "await mqtt.subscribe('idle/cmd', () => {});");
     assert!(
-        (1..=12).contains(&subscribed),
-        "with a subscription the sweep wakes the worker about once a second: {subscribed} in 2 s"
+        subscribed <= 3,
+        "with a subscription, the idle MQTT worker went to sleep {subscribed} times in 2 s"
     );
 }
 

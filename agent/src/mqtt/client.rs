@@ -41,6 +41,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use futures::future::{AbortHandle, Abortable, BoxFuture};
+use futures::stream::{FuturesUnordered, StreamExt};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -57,8 +60,6 @@ const COMMAND_BUFFER: usize = 256;
 const EVENT_BUFFER: usize = 64;
 /// Longest graceful shutdown before the connection is simply dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// How often subscriptions whose receiver is gone are looked for (while there are any).
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Fixed-header and length overhead counted against `max_packet_size` for a publish.
 const PUBLISH_OVERHEAD: usize = 5 + 2 + 2;
 
@@ -880,7 +881,20 @@ struct Sub {
     id: u64,
     filter: String,
     tx: mpsc::Sender<Delivery>,
+    /// Ends this subscription's watch in [`Subscriptions::closed`] when it goes, so the
+    /// watch's sender clone is released and the receiver sees the end of the channel.
+    watch: AbortHandle,
 }
+
+impl Drop for Sub {
+    fn drop(&mut self) {
+        self.watch.abort();
+    }
+}
+
+/// A watch for a subscription's receiver to go (finishes) or for the subscription to end first
+/// (aborted).
+type ClosedWatch = Abortable<BoxFuture<'static, ()>>;
 
 type SubResult = Result<(u64, QoS), MqttError>;
 type SubReply = oneshot::Sender<SubResult>;
@@ -903,6 +917,9 @@ struct Subscriptions {
     /// Filters of SUBSCRIBE requests submitted, awaiting `Outgoing::Subscribe(pkid)`.
     fifo: VecDeque<Vec<String>>,
     by_pkid: HashMap<u16, Vec<String>>,
+    /// One watch per subscription: yields when a receiver was dropped (the subscriber ended it,
+    /// or gave up before the SUBACK), and the worker sweeps then; no timer polls for it.
+    closed: FuturesUnordered<ClosedWatch>,
 }
 
 impl Subscriptions {
@@ -916,10 +933,15 @@ impl Subscriptions {
     ) -> Option<(String, QoS)> {
         self.next_id += 1;
         let id = self.next_id;
+        let (watch, registration) = AbortHandle::new_pair();
+        let watched = tx.clone();
+        let closed: BoxFuture<'static, ()> = Box::pin(async move { watched.closed().await });
+        self.closed.push(Abortable::new(closed, registration));
         self.subs.push(Sub {
             id,
             filter: filter.clone(),
             tx,
+            watch,
         });
         let state = self.filters.entry(filter.clone()).or_default();
         let raise = state.qos.is_none_or(|q| q < qos);
@@ -947,12 +969,15 @@ impl Subscriptions {
             return None;
         }
         self.filters.remove(&sub.filter);
-        Some(sub.filter)
+        Some(sub.filter.clone())
     }
 
-    /// Whether there are subscriptions (whose receivers the sweep watches).
-    fn any(&self) -> bool {
-        !self.subs.is_empty()
+    /// The next subscription watch to end (see `closed`); pending while there is none.
+    async fn next_closed(&mut self) {
+        if self.closed.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let _ = self.closed.next().await;
     }
 
     /// All broker-side filters, for restoring after a reconnect.
@@ -1097,12 +1122,11 @@ enum Wake {
 
 impl Worker {
     async fn run(mut self, mut eventloop: link::EventLoop) {
-        // The tickers run only while they have work (`wants_tick`, `subs.any`): an idle
-        // worker sleeps until traffic instead of waking ten times a second.
+        // The ticker runs only while the queue has work (`wants_tick`), and abandoned
+        // subscriptions are swept when a receiver goes: an idle worker sleeps until traffic
+        // instead of waking ten times a second.
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut sweeper = tokio::time::interval(SWEEP_EVERY);
-        sweeper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.update_stats();
         loop {
             if self.closing.is_some() && !self.connected {
@@ -1120,7 +1144,7 @@ impl Worker {
                             None => self.begin_close(None),
                         },
                         _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
-                        _ = sweeper.tick(), if self.subs.any() => self.sweep(),
+                        () = self.subs.next_closed() => self.sweep(),
                         result = sync_finished(&mut self.syncing) => self.on_synced(result),
                         _ = sleep_until_opt(deadline) => break Wake::Stop,
                     }
@@ -1160,7 +1184,7 @@ impl Worker {
                     }
                     let wait = self.backoff.next_delay();
                     debug!(?wait, "MQTT: reconnecting after a pause");
-                    if self.idle(wait, &mut ticker, &mut sweeper).await {
+                    if self.idle(wait, &mut ticker).await {
                         break;
                     }
                 }
@@ -1185,12 +1209,7 @@ impl Worker {
     }
 
     /// Waits out a reconnect delay while serving commands; true when asked to stop.
-    async fn idle(
-        &mut self,
-        wait: Duration,
-        ticker: &mut tokio::time::Interval,
-        sweeper: &mut tokio::time::Interval,
-    ) -> bool {
+    async fn idle(&mut self, wait: Duration, ticker: &mut tokio::time::Interval) -> bool {
         let until = tokio::time::sleep(wait);
         tokio::pin!(until);
         loop {
@@ -1201,7 +1220,7 @@ impl Worker {
                     None => self.begin_close(None),
                 },
                 _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
-                _ = sweeper.tick(), if self.subs.any() => self.sweep(),
+                () = self.subs.next_closed() => self.sweep(),
                 result = sync_finished(&mut self.syncing) => self.on_synced(result),
             }
             self.update_stats();
@@ -1983,6 +2002,41 @@ mod tests {
         };
         assert_eq!(s.route(&d), (0, 0, vec!["y".to_string()]));
         assert!(s.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_receiver_wakes_the_sweep_and_an_ended_subscription_releases_its_channel() {
+        use futures::FutureExt;
+        let mut s = Subscriptions::default();
+        assert!(
+            s.next_closed().now_or_never().is_none(),
+            "no subscriptions: nothing to wait for"
+        );
+        let (tx, rx) = mpsc::channel(1);
+        let (r, _w) = sub_reply();
+        s.add("gone".into(), QoS::AtLeastOnce, tx, r);
+        let (tx2, mut rx2) = mpsc::channel(1);
+        let (r2, _w2) = sub_reply();
+        s.add("ended".into(), QoS::AtLeastOnce, tx2, r2);
+        assert!(
+            s.next_closed().now_or_never().is_none(),
+            "both receivers are alive"
+        );
+
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(5), s.next_closed())
+            .await
+            .expect("the dropped receiver is noticed without a timer");
+        assert_eq!(s.sweep(), vec!["gone".to_string()]);
+
+        // Ended by the subscriber (unsubscribe): once the watch is polled its sender clone is
+        // gone too, so the receiver sees the end of the channel.
+        assert_eq!(s.remove(2), Some("ended".to_string()));
+        tokio::time::timeout(Duration::from_secs(5), s.next_closed())
+            .await
+            .expect("the aborted watch ends");
+        assert_eq!(rx2.recv().await, None, "no sender is left");
+        assert!(s.closed.is_empty(), "no watch is left");
     }
 
     #[test]
