@@ -1,6 +1,7 @@
 //! `ganglion:mqtt` end to end: the real binary running scripts against a real Mosquitto on
 //! 127.0.0.1 (tests/common/mosquitto.rs), watched by an independent rumqttc client. Every wait is
-//! bounded (a hang becomes a failure); nothing asserts on timing.
+//! bounded (a hang becomes a failure); nothing asserts on timing (the idle test counts the MQTT
+//! worker's wake-ups over 2 s: an upper bound that a slower machine does not make harder).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -2249,7 +2249,7 @@ mod tests {
             s.tick(t0 + every * 2).expect("tick");
             assert!(
                 !s.wants_tick(),
-                "{policy:?}: the ack written (and synced but under never)"
+                "{policy:?}: the ack written (and synced, except under never)"
             );
         }
     }
