@@ -375,6 +375,7 @@ impl MqttHandle {
             broker_max_packet: None,
             leaked: 0,
             recycling: None,
+            tick_armed: false,
             tick_every: match cfg.store.fsync {
                 super::store::FsyncPolicy::Batch(every) => every.max(Duration::from_millis(5)),
                 _ => Duration::from_secs(1),
@@ -972,12 +973,14 @@ impl Subscriptions {
         Some(sub.filter.clone())
     }
 
-    /// The next subscription watch to end (see `closed`); pending while there is none.
-    async fn next_closed(&mut self) {
+    /// The next subscription watch to end (see `closed`), pending while there is none: true
+    /// when a receiver went (a sweep has work), false for the watch of a subscription that
+    /// ended otherwise.
+    async fn next_closed(&mut self) -> bool {
         if self.closed.is_empty() {
             std::future::pending::<()>().await;
         }
-        let _ = self.closed.next().await;
+        matches!(self.closed.next().await, Some(Ok(())))
     }
 
     /// All broker-side filters, for restoring after a reconnect.
@@ -1087,6 +1090,8 @@ struct Worker {
     /// Why the worker is closing the connection to reconnect at once, if it is.
     recycling: Option<String>,
     tick_every: Duration,
+    /// Whether the ticker runs: since the queue last went from idle to having work.
+    tick_armed: bool,
     client: link::Client,
     store: Store,
     tracker: Tracker,
@@ -1137,14 +1142,15 @@ impl Worker {
                 tokio::pin!(poll);
                 loop {
                     let deadline = self.closing.as_ref().map(|c| c.deadline);
+                    let ticking = self.arm_ticker(&mut ticker);
                     tokio::select! {
                         result = &mut poll => break Wake::Poll(result),
                         cmd = self.cmd_rx.recv(), if self.closing.is_none() => match cmd {
                             Some(cmd) => self.on_command(cmd),
                             None => self.begin_close(None),
                         },
-                        _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
-                        () = self.subs.next_closed() => self.sweep(),
+                        _ = ticker.tick(), if ticking => self.on_tick(),
+                        closed = self.subs.next_closed() => if closed { self.sweep() },
                         result = sync_finished(&mut self.syncing) => self.on_synced(result),
                         _ = sleep_until_opt(deadline) => break Wake::Stop,
                     }
@@ -1213,14 +1219,15 @@ impl Worker {
         let until = tokio::time::sleep(wait);
         tokio::pin!(until);
         loop {
+            let ticking = self.arm_ticker(ticker);
             tokio::select! {
                 _ = &mut until => return false,
                 cmd = self.cmd_rx.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
                     None => self.begin_close(None),
                 },
-                _ = ticker.tick(), if self.store.wants_tick() => self.on_tick(),
-                () = self.subs.next_closed() => self.sweep(),
+                _ = ticker.tick(), if ticking => self.on_tick(),
+                closed = self.subs.next_closed() => if closed { self.sweep() },
                 result = sync_finished(&mut self.syncing) => self.on_synced(result),
             }
             self.update_stats();
@@ -1267,6 +1274,19 @@ impl Worker {
             *d = drained;
             changed
         });
+    }
+
+    /// Whether the ticker is to run (the queue has work: [`Store::wants_tick`]). When the queue
+    /// goes from idle to having work, the interval restarts, so its first tick comes a full
+    /// interval after the first write: a stale deadline would fire at once and sync a lone
+    /// message before its PUBACK, and its ack then with a second fdatasync.
+    fn arm_ticker(&mut self, ticker: &mut tokio::time::Interval) -> bool {
+        let wanted = self.store.wants_tick();
+        if wanted && !self.tick_armed {
+            ticker.reset();
+        }
+        self.tick_armed = wanted;
+        wanted
     }
 
     /// The queue's periodic work: write buffered acks and, when due, hand the batch fdatasync
@@ -2024,17 +2044,19 @@ mod tests {
         );
 
         drop(rx);
-        tokio::time::timeout(Duration::from_secs(5), s.next_closed())
+        let closed = tokio::time::timeout(Duration::from_secs(5), s.next_closed())
             .await
             .expect("the dropped receiver is noticed without a timer");
+        assert!(closed, "a receiver went");
         assert_eq!(s.sweep(), vec!["gone".to_string()]);
 
         // Ended by the subscriber (unsubscribe): once the watch is polled its sender clone is
         // gone too, so the receiver sees the end of the channel.
         assert_eq!(s.remove(2), Some("ended".to_string()));
-        tokio::time::timeout(Duration::from_secs(5), s.next_closed())
+        let closed = tokio::time::timeout(Duration::from_secs(5), s.next_closed())
             .await
             .expect("the aborted watch ends");
+        assert!(!closed, "ended, not abandoned: nothing to sweep");
         assert_eq!(rx2.recv().await, None, "no sender is left");
         assert!(s.closed.is_empty(), "no watch is left");
     }

@@ -301,6 +301,37 @@ async fn a_failed_queue_sync_is_reported_and_the_next_one_follows() {
     client.shutdown().await;
 }
 
+/// A message published after an idle spell is synced once, together with its ack: the batch
+/// tick comes a full interval after the write, not at once (a stale tick deadline fired right
+/// after the write and synced the message alone, and its ack needed a second fdatasync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_message_after_idling_takes_one_sync_with_its_ack() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let every = Duration::from_millis(200);
+    let mut cfg = settings("lone", broker.port(), dir.path());
+    cfg.store.fsync = FsyncPolicy::Batch(every);
+    let (client, _) = MqttHandle::start(cfg).expect("start");
+    let (mut started, release) = client.hold_syncs().await;
+    drop(release); // syncs run at once; each still announces itself on `started`
+    wait_stats(&client, "connected", |s| s.connected).await;
+    for round in 0..2 {
+        // Idle for longer than the interval, so a free-running tick would be overdue.
+        tokio::time::sleep(every * 3).await;
+        publish(&client, "lone", format!("m{round}"), QoS::AtLeastOnce).await;
+        wait_stats(&client, "its ack", |s| s.acked == round + 1).await;
+        within("the sync", started.recv())
+            .await
+            .expect("hold alive");
+        tokio::time::sleep(every * 3).await;
+        assert!(
+            started.try_recv().is_err(),
+            "round {round}: one sync for the message and its ack"
+        );
+    }
+    client.shutdown().await;
+}
+
 /// Next presence message, skipping those of the observing clients themselves.
 async fn next_status(sub: &mut Subscription) -> Delivery {
     loop {

@@ -2243,10 +2243,17 @@ mod tests {
             assert_eq!(s.wants_tick(), after_append, "{policy:?}: after an append");
             s.tick(t0 + every).expect("tick");
             assert!(!s.wants_tick(), "{policy:?}: synced (or never synced)");
+            s.sync_failed();
+            assert_eq!(
+                s.wants_tick(),
+                policy != FsyncPolicy::Never,
+                "{policy:?}: a failed sync is tried again"
+            );
+            s.tick(t0 + every * 2).expect("tick");
             let sent = s.next_to_send().expect("read").expect("record");
             s.ack(sent.seq).expect("ack");
             assert!(s.wants_tick(), "{policy:?}: an ack waits to be written");
-            s.tick(t0 + every * 2).expect("tick");
+            s.tick(t0 + every * 3).expect("tick");
             assert!(
                 !s.wants_tick(),
                 "{policy:?}: the ack written (and synced, except under never)"
