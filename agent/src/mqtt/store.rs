@@ -1254,12 +1254,11 @@ impl Store {
         !self.ack_runs.is_empty() || (self.opts.fsync != FsyncPolicy::Never && self.is_dirty())
     }
 
-    /// When `tick` next has work to do under the `batch` policy, if anything is unsynced.
+    /// When `tick` next has work to do under the `batch` policy: one interval after the last
+    /// sync, while [`Store::wants_tick`].
     pub fn sync_deadline(&self) -> Option<Instant> {
         match self.opts.fsync {
-            FsyncPolicy::Batch(every) if self.is_dirty() || !self.ack_runs.is_empty() => {
-                Some(self.last_sync + every)
-            }
+            FsyncPolicy::Batch(every) if self.wants_tick() => Some(self.last_sync + every),
             _ => None,
         }
     }
