@@ -37,6 +37,10 @@ fn qos_of(n: u64) -> QoS {
 /// Runs one ceiling process until it is killed.
 pub fn child(options: &str) {
     let opts: Value = serde_json::from_str(options).expect("ceiling: options are JSON");
+    if opts["mode"] == "parts" {
+        report("done", parts(num(&opts, "n")));
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -116,6 +120,26 @@ async fn run(opts: Value) {
             panic!("ceiling: connection lost: {e}");
         }
     }
+}
+
+/// `timeParts` of common.mjs in Rust, no MQTT: µs per reading of the generator alone and of
+/// generator → handler → topic and JSON strings (dropped after their bytes are counted).
+fn parts(n: u64) -> Value {
+    use std::hint::black_box;
+    let take = usize::try_from(n).unwrap_or(usize::MAX);
+    let t0 = Instant::now();
+    let mut sink = 0u64;
+    for r in workload::Readings::new().take(take) {
+        sink = sink.wrapping_add(black_box(r).seq);
+    }
+    let generator = t0.elapsed();
+    let t1 = Instant::now();
+    for (topic, payload) in workload::messages(n) {
+        sink = sink.wrapping_add(black_box(topic.len() + payload.len()) as u64);
+    }
+    let handler = t1.elapsed();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    json!({ "generatorUs": per(generator), "handlerUs": per(handler), "sink": sink })
 }
 
 async fn wait_for(eventloop: &mut rumqttc::EventLoop, want: impl Fn(&Packet) -> bool) {

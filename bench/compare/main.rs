@@ -5,7 +5,7 @@
 //! Run: `cargo bench -p ganglion --bench compare` (builds the release binary with the bench
 //! profile: release + symbols). Options after `--`: `--runs N` (default 3), `--events N`
 //! (readings per throughput run, default 100000), `--inflight N` (default 100), `--only
-//! load|start|edge|verify` (one figure; implies `--no-docs`), `--no-docs` (print only).
+//! load|parts|start|edge|verify` (one figure; implies `--no-docs`), `--no-docs` (print only).
 //! `GANGLION_BIN` / `NODE` override the programs under test.
 //!
 //! What it does: Mosquitto installed if missing (tests/setup.sh); `npm ci` in bench/node;
@@ -14,6 +14,8 @@
 //! - throughput: `--events` readings → handler → publish at QoS 0 (until written to the
 //!   socket) and QoS 1 (until every PUBACK; Ganglion's durable queue on, fsync batch); also
 //!   idle RSS (1 s after connect) and peak RSS (VmHWM at the end) of each process;
+//! - parts: no MQTT, µs per reading of the workload's generator alone and of generator →
+//!   emit → handler (a publish that only counts bytes), to show where a reading's time goes;
 //! - start: process start → the PUBACK of its first message, seen on the wire by a relay;
 //! - edge: a 10 ms pulse (sim board / timer) → handler → PUBLISH seen by the relay, p50/p99;
 //! - verify: one more QoS 1 run each with a subscriber that checks every message's bytes.
@@ -47,7 +49,7 @@ use serde_json::json;
 use broker::Broker;
 use procs::{Proc, Runtime, Setup};
 use relay::{Relay, Seen};
-use report::{EdgeRun, LoadRun, Machine, Results, Verify};
+use report::{EdgeRun, LoadRun, Machine, Parts, Results, Verify};
 
 /// Readings emitted per macrotask before waiting for the runtime to accept them.
 const BATCH: u64 = 1000;
@@ -98,9 +100,9 @@ fn parse_args() -> Result<Args, String> {
             "--no-docs" => a.docs = false,
             "--only" => {
                 let figure = it.next().unwrap_or_default();
-                if !["load", "start", "edge", "verify"].contains(&figure.as_str()) {
+                if !["load", "parts", "start", "edge", "verify"].contains(&figure.as_str()) {
                     return Err(format!(
-                        "--only takes load, start, edge or verify, not {figure:?}"
+                        "--only takes load, parts, start, edge or verify, not {figure:?}"
                     ));
                 }
                 a.only = Some(figure);
@@ -205,6 +207,25 @@ fn run(args: &Args) -> Results {
         }
     }
     machine.load_mid = loadavg();
+    for r in (0..args.runs).filter(|_| args.wants("parts")) {
+        for rt in Runtime::ALL {
+            let p = parts_run(
+                &setup,
+                broker.port(),
+                rt,
+                args.events,
+                &format!("parts-{r}"),
+            );
+            tracing::info!(
+                "parts {} {:>8}: generator {:.3} µs per reading, generator → handler {:.3} µs",
+                r + 1,
+                rt.name(),
+                p.generator_us,
+                p.handler_us
+            );
+            results.parts.entry(rt).or_default().push(p);
+        }
+    }
     for r in (0..args.runs.max(5)).filter(|_| args.wants("start")) {
         for rt in Runtime::ALL {
             let (ms, connect) = start_run(&setup, &relay, rt, &format!("start-{r}"));
@@ -355,6 +376,27 @@ fn load_run(
         peak_kb,
         cpu_user_s: user1 - user0,
         cpu_sys_s: sys1 - sys0,
+    }
+}
+
+/// The workload's JavaScript (or the ceiling's Rust) alone, in a fresh process: µs per reading
+/// of the generator and of generator → handler, `events` readings each.
+fn parts_run(setup: &Setup, port: u16, rt: Runtime, events: u64, tag: &str) -> Parts {
+    let opts = json!({ "mode": "parts", "n": events });
+    let mut p = Proc::spawn(
+        setup.command(rt, &opts, port, tag),
+        &format!("{}-{tag}", rt.name()),
+    );
+    let done = p.wait_event("done", LIMIT);
+    p.stop();
+    let us = |key: &str| {
+        done[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{}: parts without {key}: {done}", rt.name()))
+    };
+    Parts {
+        generator_us: us("generatorUs"),
+        handler_us: us("handlerUs"),
     }
 }
 

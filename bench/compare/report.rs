@@ -42,6 +42,15 @@ pub struct EdgeRun {
     pub samples: usize,
 }
 
+/// Where a reading's time goes without MQTT (`timeParts` of common.mjs), one run of one runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parts {
+    /// The workload's reading generator alone, µs per reading.
+    pub generator_us: f64,
+    /// Generator → emit → handler (°F, JSON) with a publish that only counts bytes, µs per reading.
+    pub handler_us: f64,
+}
+
 /// What the verifying subscriber saw of one runtime's QoS 1 run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Verify {
@@ -258,6 +267,8 @@ pub struct Results {
     pub batch: u64,
     /// Throughput runs by (runtime, QoS).
     pub load: HashMap<(Runtime, u8), Vec<LoadRun>>,
+    /// The JavaScript alone, by runtime.
+    pub parts: HashMap<Runtime, Vec<Parts>>,
     /// Start → first PUBACK in ms, by runtime.
     pub start: HashMap<Runtime, Vec<f64>>,
     /// Latency runs by (runtime, QoS).
@@ -306,6 +317,14 @@ impl Results {
         Stat::of(
             self.edge
                 .get(&(rt, qos))
+                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
+        )
+    }
+
+    fn parts_by(&self, rt: Runtime, f: impl Fn(&Parts) -> f64) -> Stat {
+        Stat::of(
+            self.parts
+                .get(&rt)
                 .map_or(Vec::new(), |v| v.iter().map(f).collect()),
         )
     }
@@ -496,6 +515,26 @@ pub fn markdown(r: &Results) -> String {
             cell(sys(n), 1, " ms"),
             fixed(ratio(sys(g), sys(n)), 2, ""),
             cell(sys(c), 1, " ms"),
+        );
+    }
+    for (label, f) in [
+        (
+            "the workload's reading generator alone (no MQTT), µs per reading",
+            (|p: &Parts| p.generator_us) as fn(&Parts) -> f64,
+        ),
+        (
+            "generator → emit → handler → JSON, publish only counted (no MQTT), µs per reading",
+            |p: &Parts| p.handler_us,
+        ),
+    ] {
+        let (gs, ns, cs) = (r.parts_by(g, f), r.parts_by(n, f), r.parts_by(c, f));
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} | {} | — | |",
+            cell(gs, 3, " µs"),
+            cell(ns, 3, " µs"),
+            fixed(ratio(gs, ns), 2, ""),
+            cell(cs, 3, " µs"),
         );
     }
     for qos in [0u8, 1] {

@@ -7,9 +7,12 @@
 //          timed until the last PUBLISH was written (QoS 0) or the last PUBACK arrived (QoS 1)
 //   start  publish one QoS 1 message at once (the driver times process start → its PUBACK)
 //   edge   a rising edge on the simulated board's pulse input → handler → publish to bench/edge
+//   parts  no MQTT: µs per reading of the generator alone and of generator → handler (timeParts)
 import mqtt from 'ganglion:mqtt';
 import Digital from 'embedded:io/digital';
-import { emitReadings, makeEdgeHandler, makeHandler, messagesFor, report } from './common.mjs';
+import {
+  emitReadings, makeEdgeHandler, makeHandler, messagesFor, report, timeParts,
+} from './common.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,4 +65,5 @@ function edge() {
 if (opts.mode === 'load') await load();
 else if (opts.mode === 'start') await mqtt.publish('bench/start', '{"start":true}', { qos: 1 });
 else if (opts.mode === 'edge') edge();
+else if (opts.mode === 'parts') report('done', timeParts(opts.n, () => performance.now()));
 else throw new Error(`unknown mode ${opts.mode}`);
