@@ -382,7 +382,7 @@ fn load_run(
 /// The workload's JavaScript (or the ceiling's Rust) alone, in a fresh process: µs per reading
 /// of the generator and of generator → handler, `events` readings each.
 fn parts_run(setup: &Setup, port: u16, rt: Runtime, events: u64, tag: &str) -> Parts {
-    let opts = json!({ "mode": "parts", "n": events });
+    let opts = json!({ "mode": "parts", "n": events, "batch": BATCH });
     let mut p = Proc::spawn(
         setup.command(rt, &opts, port, tag),
         &format!("{}-{tag}", rt.name()),

@@ -65,5 +65,6 @@ function edge() {
 if (opts.mode === 'load') await load();
 else if (opts.mode === 'start') await mqtt.publish('bench/start', '{"start":true}', { qos: 1 });
 else if (opts.mode === 'edge') edge();
-else if (opts.mode === 'parts') report('done', timeParts(opts.n, () => performance.now()));
-else throw new Error(`unknown mode ${opts.mode}`);
+else if (opts.mode === 'parts') {
+  report('done', await timeParts(opts.n, opts.batch, () => performance.now()));
+} else throw new Error(`unknown mode ${opts.mode}`);
