@@ -292,11 +292,7 @@ impl Results {
     }
 
     fn loads(&self, rt: Runtime, qos: u8, f: impl Fn(&LoadRun) -> f64) -> Stat {
-        Stat::of(
-            self.load
-                .get(&(rt, qos))
-                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
-        )
+        Stat::over(&self.load, &(rt, qos), f)
     }
 
     fn idle(&self, rt: Runtime) -> Stat {
@@ -314,19 +310,11 @@ impl Results {
     }
 
     fn edges(&self, rt: Runtime, qos: u8, f: impl Fn(&EdgeRun) -> f64) -> Stat {
-        Stat::of(
-            self.edge
-                .get(&(rt, qos))
-                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
-        )
+        Stat::over(&self.edge, &(rt, qos), f)
     }
 
     fn parts_by(&self, rt: Runtime, f: impl Fn(&Parts) -> f64) -> Stat {
-        Stat::of(
-            self.parts
-                .get(&rt)
-                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
-        )
+        Stat::over(&self.parts, &rt, f)
     }
 
     fn starts(&self, rt: Runtime) -> Stat {
@@ -353,6 +341,18 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// `f` of each run stored under `key` (none measured: the empty Stat).
+    fn over<K: Eq + std::hash::Hash, T>(
+        runs: &HashMap<K, Vec<T>>,
+        key: &K,
+        f: impl Fn(&T) -> f64,
+    ) -> Stat {
+        Stat::of(
+            runs.get(key)
+                .map_or(Vec::new(), |v| v.iter().map(f).collect()),
+        )
+    }
+
     fn of(mut v: Vec<f64>) -> Stat {
         if v.is_empty() {
             return Stat::default();
@@ -437,6 +437,24 @@ fn fixed(x: Option<f64>, digits: usize, unit: &str) -> String {
     x.map_or("—".to_owned(), |x| format!("{x:.digits$}{unit}"))
 }
 
+/// A row without a target: Ganglion, Node.js, Ganglion ÷ Node.js (`ratio_digits`), the ceiling.
+fn plain_row(
+    s: &mut String,
+    label: &str,
+    [g, n, c]: [Stat; 3],
+    (digits, unit): (usize, &str),
+    ratio_digits: usize,
+) {
+    let _ = writeln!(
+        s,
+        "| {label} | {} | {} | {} | {} | — | |",
+        cell(g, digits, unit),
+        cell(n, digits, unit),
+        fixed(ratio(g, n), ratio_digits, ""),
+        cell(c, digits, unit),
+    );
+}
+
 /// The results as markdown: machine, settings, the table and the targets.
 pub fn markdown(r: &Results) -> String {
     let m = &r.machine;
@@ -500,21 +518,19 @@ pub fn markdown(r: &Results) -> String {
         let per_k = r.events as f64 / 1000.0;
         let cpu = |rt| r.loads(rt, qos, |l| cpu_per_k(r, l));
         let sys = |rt| r.loads(rt, qos, |l| l.cpu_sys_s * 1000.0 / per_k);
-        let _ = writeln!(
-            s,
-            "| CPU time per 1000 events, QoS {qos} (user + kernel, all threads) | {} | {} | {} | {} | — | |",
-            cell(cpu(g), 1, " ms"),
-            cell(cpu(n), 1, " ms"),
-            fixed(ratio(cpu(g), cpu(n)), 2, ""),
-            cell(cpu(c), 1, " ms"),
+        plain_row(
+            &mut s,
+            &format!("CPU time per 1000 events, QoS {qos} (user + kernel, all threads)"),
+            [cpu(g), cpu(n), cpu(c)],
+            (1, " ms"),
+            2,
         );
-        let _ = writeln!(
-            s,
-            "| … of which in the kernel, QoS {qos} | {} | {} | {} | {} | — | |",
-            cell(sys(g), 1, " ms"),
-            cell(sys(n), 1, " ms"),
-            fixed(ratio(sys(g), sys(n)), 2, ""),
-            cell(sys(c), 1, " ms"),
+        plain_row(
+            &mut s,
+            &format!("… of which in the kernel, QoS {qos}"),
+            [sys(g), sys(n), sys(c)],
+            (1, " ms"),
+            2,
         );
     }
     for (label, f) in [
@@ -527,15 +543,8 @@ pub fn markdown(r: &Results) -> String {
             |p: &Parts| p.handler_us,
         ),
     ] {
-        let (gs, ns, cs) = (r.parts_by(g, f), r.parts_by(n, f), r.parts_by(c, f));
-        let _ = writeln!(
-            s,
-            "| {label} | {} | {} | {} | {} | — | |",
-            cell(gs, 3, " µs"),
-            cell(ns, 3, " µs"),
-            fixed(ratio(gs, ns), 2, ""),
-            cell(cs, 3, " µs"),
-        );
+        let runs = [r.parts_by(g, f), r.parts_by(n, f), r.parts_by(c, f)];
+        plain_row(&mut s, label, runs, (3, " µs"), 2);
     }
     for qos in [0u8, 1] {
         let f = |rt| r.loads(rt, qos, |l| l.peak_kb as f64 / 1024.0);
@@ -561,13 +570,12 @@ pub fn markdown(r: &Results) -> String {
         met((idle.n > 0).then_some(idle.med <= 6.0))
     );
     let anon = |rt| r.idle_by(rt, |l| l.idle_anon_kb);
-    let _ = writeln!(
-        s,
-        "| … of which anonymous (RssAnon: heap, stacks; no code pages) | {} | {} | {} | {} | — | |",
-        cell(anon(g), 1, " MB"),
-        cell(anon(n), 1, " MB"),
-        fixed(ratio(anon(g), anon(n)), 3, ""),
-        cell(anon(c), 1, " MB"),
+    plain_row(
+        &mut s,
+        "… of which anonymous (RssAnon: heap, stacks; no code pages)",
+        [anon(g), anon(n), anon(c)],
+        (1, " MB"),
+        3,
     );
     let (gs, ns) = (r.starts(g), r.starts(n));
     let share = ratio(gs, ns);
@@ -598,15 +606,8 @@ pub fn markdown(r: &Results) -> String {
                 |e: &EdgeRun| e.js_p99_us,
             ),
         ] {
-            let (gs, ns, cs) = (r.edges(g, qos, f), r.edges(n, qos, f), r.edges(c, qos, f));
-            let _ = writeln!(
-                s,
-                "| {label}, QoS {qos} | {} | {} | {} | {} | — | |",
-                cell(gs, 0, " µs"),
-                cell(ns, 0, " µs"),
-                fixed(ratio(gs, ns), 2, ""),
-                cell(cs, 0, " µs"),
-            );
+            let runs = [r.edges(g, qos, f), r.edges(n, qos, f), r.edges(c, qos, f)];
+            plain_row(&mut s, &format!("{label}, QoS {qos}"), runs, (0, " µs"), 2);
         }
     }
     let _ = writeln!(
