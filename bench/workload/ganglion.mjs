@@ -66,5 +66,5 @@ if (opts.mode === 'load') await load();
 else if (opts.mode === 'start') await mqtt.publish('bench/start', '{"start":true}', { qos: 1 });
 else if (opts.mode === 'edge') edge();
 else if (opts.mode === 'parts') {
-  report('done', await timeParts(opts.n, opts.batch, () => performance.now()));
+  report('done', await timeParts(opts.n, opts.batch));
 } else throw new Error(`unknown mode ${opts.mode}`);
