@@ -7,62 +7,25 @@
 //! neither a function nor an array) go to the JS `emit`, which stays the definition of the
 //! behaviour, and which the conformance suites test under Node.js as well.
 
-use std::ffi::{c_int, CStr};
+use std::ffi::c_int;
 
 use rquickjs::{qjs, Ctx, Function, Value};
 
+use super::atoms::HeldAtoms;
 use super::Shared;
-
-/// The atoms the native emit reads by: `_events` (held for the runtime's life) and `error`.
-struct Atoms {
-    rt: *mut qjs::JSRuntime,
-    events: qjs::JSAtom,
-    error: qjs::JSAtom,
-}
-
-impl Atoms {
-    fn new(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
-        let raw = ctx.as_raw().as_ptr();
-        let atom = |name: &CStr| {
-            // SAFETY: the context is live; the atom is released in `release`.
-            let a = unsafe { qjs::JS_NewAtom(raw, name.as_ptr()) };
-            if a == 0 {
-                Err(rquickjs::Error::Exception)
-            } else {
-                Ok(a)
-            }
-        };
-        Ok(Self {
-            // SAFETY: the context is live; its runtime outlives these atoms (see `release`).
-            rt: unsafe { qjs::JS_GetRuntime(raw) },
-            events: atom(c"_events")?,
-            error: atom(c"error")?,
-        })
-    }
-
-    /// Releases the atoms; runs when the script's runtime closes, after the last call.
-    fn release(self) {
-        // SAFETY: both were taken in `new` and the runtime is still alive.
-        unsafe {
-            qjs::JS_FreeAtomRT(self.rt, self.events);
-            qjs::JS_FreeAtomRT(self.rt, self.error);
-        }
-    }
-}
 
 /// Makes `native.nativeEmit(jsEmit)`, which the bootstrap calls once: it returns the native
 /// `emit` with `jsEmit` as its fallback.
 pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Function<'js>> {
-    let atoms = Atoms::new(ctx)?;
-    let (events, error) = (atoms.events, atoms.error);
-    shared.on_close(move || atoms.release());
+    let atoms = HeldAtoms::install(ctx, shared, &[c"_events", c"error"])?;
+    let (events, error) = (atoms[0], atoms[1]);
     Function::new(ctx.clone(), move |ctx: Ctx<'js>, js_emit: Function<'js>| {
         native_emit(&ctx, js_emit, events, error)
     })
 }
 
 /// `emit` as a native function whose data are the JS `emit` and the two atoms (as integers: the
-/// atoms are held by [`Atoms`] until the runtime closes).
+/// atoms are held by [`HeldAtoms`] until the runtime closes).
 fn native_emit<'js>(
     ctx: &Ctx<'js>,
     js_emit: Function<'js>,

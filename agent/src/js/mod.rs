@@ -5,6 +5,7 @@
 //! timers, then a batch of events (one context entry per batch), then immediates, draining
 //! `process.nextTick` and promise jobs after every callback.
 
+mod atoms;
 mod bindings;
 mod emit;
 #[cfg(test)]
