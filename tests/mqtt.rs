@@ -401,7 +401,9 @@ fn publishes_from_many_macrotasks_keep_call_order() {
 const topic = mqtt.topic('n');
 const accepted = [];
 for (let i = 0; i < {TOTAL}; i++) {{
-  accepted.push(mqtt.publish(topic, String(i), {{ qos: 1 }}));
+  // Every fourth payload a number: the JS publish encodes it, the native one takes the strings;
+  // both add to the same batches, in call order.
+  accepted.push(mqtt.publish(topic, i % 4 === 0 ? i : String(i), {{ qos: 1 }}));
   if (i % 3 !== 0) await new Promise((r) => setImmediate(r));
 }}
 const seqs = await Promise.all(accepted);
@@ -805,6 +807,9 @@ const cases = [
   ['content type too long', () => mqtt.publish('a', 'x', { properties: { contentType: 'x'.repeat(65536) } })],
   ['options a number', () => mqtt.publish('a', 'x', 1)],
   ['options a string', () => mqtt.publish('a', 'x', 'qos')],
+  ['options a function', () => mqtt.publish('a', 'x', () => 1)],
+  ['qos null', () => mqtt.publish('a', 'x', { qos: null })],
+  ['qos object', () => mqtt.publish('a', 'x', { qos: {} })],
   ['good', () => mqtt.publish('a/b', 'x')],
   ['good, options null', () => mqtt.publish('a/b', 'y', null)],
 ];
@@ -819,6 +824,15 @@ for (const [name, f] of cases) {
   }
   console.log(`${name}: ${outcome}`);
 }
+for (const qos of ['1', null, true]) {
+  try {
+    mqtt.publish('a', 'x', { qos });
+  } catch (e) {
+    console.log('qos says', e.message);
+  }
+}
+const native = String(mqtt.publish).includes('[native code]');
+console.log('publish is', mqtt.publish.name, mqtt.publish.length, native);
 const s = await drained((s) => s.queued === 2);
 console.log('stats', JSON.stringify(s));
 process.exit(0);
@@ -859,12 +873,24 @@ process.exit(0);
         "content type too long: RangeError",
         "options a number: TypeError",
         "options a string: TypeError",
+        "options a function: TypeError",
+        "qos null: TypeError",
+        "qos object: TypeError",
         "good: promise",
         "good, options null: promise",
     ];
     assert_eq!(
         &lines[..expected.len().min(lines.len())],
         &expected[..],
+        "{lines:?}"
+    );
+    // As the JS `publish` words it (`typeof`), though these calls take the native one.
+    for ty in ["string", "object", "boolean"] {
+        let line = format!("qos says MQTT qos must be a number, got {ty}");
+        assert!(lines.contains(&line), "{line} in {lines:?}");
+    }
+    assert!(
+        lines.contains(&"publish is publish 3 true".to_string()),
         "{lines:?}"
     );
     let stats = json_line(&lines, "stats");

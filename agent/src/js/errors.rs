@@ -4,7 +4,7 @@
 //! (`EIO`, `ENXIO`, `EBUSY`, ...) for device and I/O failures.
 
 use ganglion_devices::DeviceError;
-use rquickjs::{Ctx, Exception, Object, Value};
+use rquickjs::{Ctx, Exception, Object, Type, Value};
 
 /// What a binding can fail with, before it is thrown into JS.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,21 @@ pub fn throw_coded(ctx: &Ctx<'_>, code: &str, message: &str) -> rquickjs::Error 
             ex.throw()
         }
         Err(e) => e,
+    }
+}
+
+/// What JS's `typeof` says of `v`: for messages that must read as the module's JS ones do
+/// (rquickjs's own type names say "bool", "int", "null", "array").
+pub fn type_of(v: &Value<'_>) -> &'static str {
+    match v.type_of() {
+        Type::Undefined | Type::Uninitialized => "undefined",
+        Type::Bool => "boolean",
+        Type::Int | Type::Float => "number",
+        Type::String => "string",
+        Type::Symbol => "symbol",
+        Type::BigInt => "bigint",
+        _ if v.is_function() => "function",
+        _ => "object",
     }
 }
 
