@@ -1025,7 +1025,13 @@ console.log('props', JSON.stringify({
   json: got[0].json(),
 }));
 console.log('plain', JSON.stringify(got[1].properties), got[1].text());
-const s = await drained((s) => s.acked >= 2 && s.queued === 0 && s.inflight === 0);
+// A string payload takes the native publish: its retain (any truthy value) and properties,
+// seen by a subscription made after the broker kept the message.
+const keptTopic = mqtt.topic('kept');
+await mqtt.publish(keptTopic, 'kept', { qos: 1, retain: 'yes', properties: { contentType: 'text/plain' } });
+const kept = await new Promise((resolve) => mqtt.subscribe(keptTopic, resolve, { qos: 1 }));
+console.log('kept', kept.retain, kept.properties.contentType, kept.text());
+const s = await drained((s) => s.acked >= 3 && s.queued === 0 && s.inflight === 0);
 console.log('stats', JSON.stringify(s));
 process.exit(0);
 "#,
@@ -1049,10 +1055,14 @@ process.exit(0);
         })
     );
     assert!(lines.contains(&"plain {} plain".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"kept true text/plain kept".to_owned()),
+        "{lines:?}"
+    );
     let stats = json_line(&lines, "stats");
     assert_eq!(
         (&stats["expired"], &stats["refused"], &stats["acked"]),
-        (&Value::from(0), &Value::from(0), &Value::from(2)),
+        (&Value::from(0), &Value::from(0), &Value::from(3)),
         "{stats}"
     );
 }
