@@ -16,16 +16,16 @@ pub struct HeldAtoms {
 
 impl HeldAtoms {
     /// The atoms of `names`, in order, released by a close hook of `shared`.
-    pub fn install(
+    pub fn install<const N: usize>(
         ctx: &Ctx<'_>,
         shared: &Shared,
-        names: &[&CStr],
-    ) -> rquickjs::Result<Vec<qjs::JSAtom>> {
+        names: [&CStr; N],
+    ) -> rquickjs::Result<[qjs::JSAtom; N]> {
         let raw = ctx.as_raw().as_ptr();
         let mut held = HeldAtoms {
             // SAFETY: the context is live; its runtime outlives the atoms (see `release`).
             rt: unsafe { qjs::JS_GetRuntime(raw) },
-            atoms: Vec::with_capacity(names.len()),
+            atoms: Vec::with_capacity(N),
         };
         for name in names {
             // SAFETY: the context is live; the atom is released in `release`.
@@ -36,7 +36,8 @@ impl HeldAtoms {
             }
             held.atoms.push(a);
         }
-        let atoms = held.atoms.clone();
+        let mut atoms = [qjs::JS_ATOM_NULL; N];
+        atoms.copy_from_slice(&held.atoms);
         shared.on_close(move || held.release());
         Ok(atoms)
     }

@@ -584,8 +584,8 @@ pub fn install<'js>(
     // `native_publish`), with the JS one as its fallback; `scheduleFlush()` queues the microtask
     // that hands a macrotask's publishes to the worker.
     {
-        let atoms = HeldAtoms::install(ctx, shared, &[c"qos", c"retain", c"properties"])?;
-        let (publisher, atoms) = (publisher.clone(), [atoms[0], atoms[1], atoms[2]]);
+        let atoms = HeldAtoms::install(ctx, shared, [c"qos", c"retain", c"properties"])?;
+        let publisher = publisher.clone();
         native.set(
             "mqttPublisher",
             Function::new(

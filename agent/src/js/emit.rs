@@ -17,8 +17,7 @@ use super::Shared;
 /// Makes `native.nativeEmit(jsEmit)`, which the bootstrap calls once: it returns the native
 /// `emit` with `jsEmit` as its fallback.
 pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Function<'js>> {
-    let atoms = HeldAtoms::install(ctx, shared, &[c"_events", c"error"])?;
-    let (events, error) = (atoms[0], atoms[1]);
+    let [events, error] = HeldAtoms::install(ctx, shared, [c"_events", c"error"])?;
     Function::new(ctx.clone(), move |ctx: Ctx<'js>, js_emit: Function<'js>| {
         native_emit(&ctx, js_emit, events, error)
     })
