@@ -338,7 +338,7 @@ typedef struct JSClass {
    many shape transitions it remembers having seen (see js_shape_cache_add) */
 #define JS_SHAPE_CACHE_SIZE 256
 #define JS_SHAPE_CACHE_MAX_PROPS 16
-#define JS_SHAPE_SEEN_SIZE 256
+#define JS_SHAPE_SEEN_SIZE 64
 
 struct JSRuntime {
     JSMallocFunctions mf;
@@ -430,8 +430,10 @@ struct JSRuntime {
        instead of growing a new one (see js_shape_cache_add) */
     JSShape *shape_cache[JS_SHAPE_CACHE_SIZE];
     uint32_t shape_cache_pos;
-    /* hashes of shapes grown recently: a shape is kept on its second growth */
+    /* hashes of the last JS_SHAPE_SEEN_SIZE shapes grown, oldest
+       overwritten first: a shape is kept on its second growth */
     uint32_t shape_seen[JS_SHAPE_SEEN_SIZE];
+    uint32_t shape_seen_pos;
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
@@ -10245,13 +10247,20 @@ JSValue JS_GetPropertyStr(JSContext *ctx, JSValueConst this_obj,
 static void js_shape_cache_add(JSRuntime *rt, JSShape *sh)
 {
     JSShape **slot;
-    uint32_t *seen;
+    int i, seen;
 
     if (sh->prop_count > JS_SHAPE_CACHE_MAX_PROPS)
         return;
-    seen = &rt->shape_seen[sh->hash % JS_SHAPE_SEEN_SIZE];
-    if (*seen != sh->hash) {
-        *seen = sh->hash;
+    /* A ring, not a table indexed by the hash: two shapes whose hashes
+       share an index would evict each other there on every growth and
+       never be kept (the hash starts from the prototype's address, so
+       which shapes collide changes from one process to the next). No
+       early exit, so the compiler can compare several at a time. */
+    seen = 0;
+    for (i = 0; i < JS_SHAPE_SEEN_SIZE; i++)
+        seen |= rt->shape_seen[i] == sh->hash;
+    if (!seen) {
+        rt->shape_seen[rt->shape_seen_pos++ % JS_SHAPE_SEEN_SIZE] = sh->hash;
         return;
     }
     slot = &rt->shape_cache[rt->shape_cache_pos++ % JS_SHAPE_CACHE_SIZE];
