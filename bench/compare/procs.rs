@@ -63,7 +63,8 @@ impl Setup {
         opts["inflight"] = self.inflight.into();
         match rt {
             Runtime::Ganglion => {
-                let config = self.ganglion_config(port, &client_id);
+                let readings = opts["n"].as_u64().unwrap_or(0);
+                let config = self.ganglion_config(port, &client_id, readings);
                 let mut c = Command::new(&self.ganglion);
                 c.args(["run", "--config"])
                     .arg(config)
@@ -87,8 +88,10 @@ impl Setup {
     }
 
     /// A ganglion.toml for one run: the workload folder, the bench board, a fresh durable
-    /// queue (fsync = "batch", the default) and the same in-flight window as the others.
-    fn ganglion_config(&self, port: u16, client_id: &str) -> PathBuf {
+    /// queue (fsync = "batch", the default) and the same in-flight window as the others. The
+    /// queue's byte cap holds every message of a run of `readings` ([`queue_cap_mib`]), as
+    /// MQTT.js's unbounded store does, so the cap never drops what the run waits for.
+    fn ganglion_config(&self, port: u16, client_id: &str, readings: u64) -> PathBuf {
         let dir = self.scratch.join(client_id);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the run's folder");
@@ -100,16 +103,25 @@ impl Setup {
              # on a loaded machine (the default 100 ms could interrupt a 1000-reading batch).\n\
              [limits]\ncallback_time = \"5s\"\n\n\
              [mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nclient_id = \"{client_id}\"\n\
-             max_inflight = {}\n\n[mqtt.queue]\nfsync = \"batch\"\nfsync_interval = \"100ms\"\n",
+             max_inflight = {}\n\n[mqtt.queue]\nfsync = \"batch\"\nfsync_interval = \"100ms\"\n\
+             cap = \"{}MiB\"\n",
             workload.join("board.toml").display(),
             workload.display(),
             dir.join("state").display(),
             self.inflight,
+            queue_cap_mib(readings),
         );
         let path = dir.join("ganglion.toml");
         std::fs::write(&path, config).expect("write ganglion.toml");
         path
     }
+}
+
+/// The durable queue's cap for a run of `readings`, in MiB: 256 bytes a reading (a message and
+/// its record header take ~150), and never below the agent's default of 64 MiB. Default-sized
+/// runs (100,000 readings) keep the default.
+pub fn queue_cap_mib(readings: u64) -> u64 {
+    (readings * 256).div_ceil(1 << 20).max(64)
 }
 
 /// A running process under test.
@@ -170,12 +182,19 @@ impl Proc {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
-    /// Waits for `BENCH {"event": event, ...}`; panics with the process's output otherwise.
+    /// Waits for `BENCH {"event": event, ...}`; panics with the process's output otherwise,
+    /// and at once on `BENCH {"event": "error", "message": ...}` (a run that cannot complete).
     pub fn wait_event(&mut self, event: &str, limit: Duration) -> Value {
         let start = Instant::now();
         loop {
             match self.events.recv_timeout(Duration::from_millis(100)) {
                 Ok(v) if v["event"] == event => return v,
+                Ok(v) if v["event"] == "error" => panic!(
+                    "{}: {} (waiting for {event:?}): {v}; its output:\n{}",
+                    self.name,
+                    v["message"].as_str().unwrap_or("error"),
+                    self.log_text()
+                ),
                 Ok(_) => {}
                 Err(e) => {
                     if let Ok(Some(status)) = self.child.try_wait() {

@@ -18,6 +18,8 @@ const opts = JSON.parse(process.argv[2]);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // CLOCK_MONOTONIC in ns: the clock of Digital edge timestamps (and of Node's process.hrtime).
 const internal = globalThis[Symbol.for('ganglion.internal')];
+// Messages the agent let go of without sending them (mqtt.stats() counters).
+const lost = (s) => s.dropped + s.rejected + s.refused + s.expired + s.corrupt;
 const nowNs = () => internal.native.ioMonotonicNs();
 
 async function load() {
@@ -31,11 +33,23 @@ async function load() {
   await mqtt.subscribe(`bench/ctl/${opts.run}`, async () => {
     const field = qos === 0 ? 'sent' : 'acked';
     const before = mqtt.stats()[field];
+    const lostBefore = lost(mqtt.stats());
     const messages = messagesFor(opts.n);
     const t0 = performance.now();
     await emitReadings(opts.n, opts.batch, handler, () => last);
     const accepted = performance.now();
-    while (mqtt.stats()[field] - before < messages) await sleep(1);
+    while (mqtt.stats()[field] - before < messages) {
+      const stats = mqtt.stats();
+      if (lost(stats) > lostBefore) {
+        // Never counted as sent or acknowledged: say so instead of waiting forever.
+        report('error', {
+          message: `${lost(stats) - lostBefore} messages were dropped (queue cap), refused or expired`,
+          stats,
+        });
+        return;
+      }
+      await sleep(1);
+    }
     const t1 = performance.now();
     report('done', { ms: t1 - t0, acceptedMs: accepted - t0, events: opts.n, messages, stats: mqtt.stats() });
   });
