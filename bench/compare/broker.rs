@@ -81,6 +81,11 @@ impl Broker {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// Its process id (for its CPU time during a run).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Broker {

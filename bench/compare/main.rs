@@ -189,9 +189,9 @@ fn run(args: &Args) -> Results {
         for qos in [0u8, 1] {
             for rt in Runtime::ALL {
                 let tag = format!("load{qos}-{r}");
-                let run = load_run(&setup, &ctl, broker.port(), rt, qos, args.events, &tag);
+                let run = load_run(&setup, &ctl, &broker, rt, qos, args.events, &tag);
                 tracing::info!(
-                    "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB",
+                    "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %",
                     r + 1,
                     args.runs,
                     rt.name(),
@@ -200,7 +200,8 @@ fn run(args: &Args) -> Results {
                     run.cpu_user_s,
                     run.cpu_sys_s,
                     run.idle_kb as f64 / 1024.0,
-                    run.peak_kb as f64 / 1024.0
+                    run.peak_kb as f64 / 1024.0,
+                    run.broker_share * 100.0
                 );
                 results.load.entry((rt, qos)).or_default().push(run);
             }
@@ -255,7 +256,7 @@ fn run(args: &Args) -> Results {
         }
     }
     for rt in Runtime::ALL.into_iter().filter(|_| args.wants("verify")) {
-        let v = verify_run(&setup, &ctl, broker.port(), rt, args.events);
+        let v = verify_run(&setup, &ctl, &broker, rt, args.events);
         tracing::info!(
             "verify {:>8}: {}/{} distinct messages as expected, {} duplicates, {} unexpected",
             rt.name(),
@@ -343,11 +344,12 @@ impl Drop for Control {
     }
 }
 
-/// One throughput run: fresh process, idle RSS after connect, 'go', events/s, peak RSS.
+/// One throughput run: fresh process, idle RSS after connect, 'go', events/s, peak RSS, and
+/// how busy the broker was meanwhile.
 fn load_run(
     setup: &Setup,
     ctl: &Control,
-    port: u16,
+    broker: &Broker,
     rt: Runtime,
     qos: u8,
     events: u64,
@@ -355,15 +357,17 @@ fn load_run(
 ) -> LoadRun {
     let opts = json!({ "mode": "load", "qos": qos, "n": events, "batch": BATCH, "run": format!("{}-{tag}", rt.name()) });
     let run_id = format!("{}-{tag}", rt.name());
-    let mut p = Proc::spawn(setup.command(rt, &opts, port, tag), &run_id);
+    let mut p = Proc::spawn(setup.command(rt, &opts, broker.port(), tag), &run_id);
     p.wait_event("ready", LIMIT);
     std::thread::sleep(IDLE_SETTLE);
     let idle_kb = p.status_kb("VmRSS:");
     let idle_anon_kb = p.status_kb("RssAnon:");
     let (user0, sys0) = p.cpu_seconds();
+    let (broker0, since) = (procs::cpu_seconds(broker.pid()), Instant::now());
     ctl.go(&run_id);
     let done = p.wait_event("done", LIMIT);
     let (user1, sys1) = p.cpu_seconds();
+    let (broker1, wall) = (procs::cpu_seconds(broker.pid()), since.elapsed());
     let peak_kb = p.status_kb("VmHWM:");
     p.stop();
     let ms = done["ms"].as_f64().expect("done.ms");
@@ -376,6 +380,7 @@ fn load_run(
         peak_kb,
         cpu_user_s: user1 - user0,
         cpu_sys_s: sys1 - sys0,
+        broker_share: (broker1.0 + broker1.1 - broker0.0 - broker0.1) / wall.as_secs_f64(),
     }
 }
 
@@ -496,7 +501,8 @@ fn edge_run(setup: &Setup, relay: &Relay, rt: Runtime, qos: u8, tag: &str) -> Ed
 }
 
 /// A QoS 1 run with a subscriber that compares every delivered message with the expected bytes.
-fn verify_run(setup: &Setup, ctl: &Control, port: u16, rt: Runtime, events: u64) -> Verify {
+fn verify_run(setup: &Setup, ctl: &Control, broker: &Broker, rt: Runtime, events: u64) -> Verify {
+    let port = broker.port();
     let expected: HashSet<u64> = workload::messages(events)
         .map(|(t, p)| workload::digest(t.as_bytes(), p.as_bytes()))
         .collect();
@@ -531,7 +537,7 @@ fn verify_run(setup: &Setup, ctl: &Control, port: u16, rt: Runtime, events: u64)
         assert!(start.elapsed() < LIMIT, "verify: no SUBACK");
         std::thread::sleep(Duration::from_millis(10));
     }
-    load_run(setup, ctl, port, rt, 1, events, "verify");
+    load_run(setup, ctl, broker, rt, 1, events, "verify");
     // Wait until the subscriber has everything (or nothing new came for 5 s).
     let (mut last, mut since) = (0, Instant::now());
     loop {

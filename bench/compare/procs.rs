@@ -117,6 +117,24 @@ impl Setup {
     }
 }
 
+/// CPU time used so far by all threads of process `pid`: (user, system) in seconds; zeros if
+/// it cannot be read.
+pub fn cpu_seconds(pid: u32) -> (f64, f64) {
+    let ticks = clock_ticks();
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((
+                f.get(11)?.parse::<f64>().ok()?,
+                f.get(12)?.parse::<f64>().ok()?,
+            ))
+        })
+        .map_or((0.0, 0.0), |(u, s)| (u / ticks, s / ticks))
+}
+
 /// The durable queue's cap for a run of `readings`, in MiB: 256 bytes a reading (a message and
 /// its record header take ~150), and never below the agent's default of 64 MiB. Default-sized
 /// runs (100,000 readings) keep the default.
@@ -227,19 +245,7 @@ impl Proc {
 
     /// CPU time used so far by all its threads: (user, system) in seconds.
     pub fn cpu_seconds(&self) -> (f64, f64) {
-        let ticks = clock_ticks();
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
-            .ok()
-            .and_then(|s| {
-                // Fields after the parenthesised command name; utime and stime are 14 and 15.
-                let rest = &s[s.rfind(')')? + 2..];
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                Some((
-                    f.get(11)?.parse::<f64>().ok()?,
-                    f.get(12)?.parse::<f64>().ok()?,
-                ))
-            })
-            .map_or((0.0, 0.0), |(u, s)| (u / ticks, s / ticks))
+        cpu_seconds(self.pid())
     }
 
     /// Stops it: SIGTERM, up to 3 s to exit, then SIGKILL.

@@ -25,6 +25,9 @@ pub struct LoadRun {
     pub cpu_user_s: f64,
     /// System (kernel) CPU time of all threads during the load, s.
     pub cpu_sys_s: f64,
+    /// The broker's CPU time (user + kernel) from 'go' to the end of the load, as a share of
+    /// the same wall time: near 1.0, Mosquitto's one thread is what the run waits for.
+    pub broker_share: f64,
 }
 
 /// One latency run of one runtime.
@@ -530,6 +533,18 @@ pub fn markdown(r: &Results) -> String {
             &format!("… of which in the kernel, QoS {qos}"),
             [sys(g), sys(n), sys(c)],
             (1, " ms"),
+            2,
+        );
+    }
+    for qos in [0u8, 1] {
+        let busy = |rt| r.loads(rt, qos, |l| l.broker_share * 100.0);
+        plain_row(
+            &mut s,
+            &format!(
+                "Mosquitto busy during the load, QoS {qos} (its CPU time ÷ wall time; one thread)"
+            ),
+            [busy(g), busy(n), busy(c)],
+            (0, " %"),
             2,
         );
     }
