@@ -38,8 +38,7 @@ async function load() {
     const t0 = performance.now();
     await emitReadings(opts.n, opts.batch, handler, () => last);
     const accepted = performance.now();
-    while (mqtt.stats()[field] - before < messages) {
-      const stats = mqtt.stats();
+    for (let stats = mqtt.stats(); stats[field] - before < messages; stats = mqtt.stats()) {
       if (lost(stats) > lostBefore) {
         // Never counted as sent or acknowledged: say so instead of waiting forever.
         report('error', {
