@@ -32,8 +32,8 @@ async function load() {
   });
   await mqtt.subscribe(`bench/ctl/${opts.run}`, async () => {
     const field = qos === 0 ? 'sent' : 'acked';
-    const before = mqtt.stats()[field];
-    const lostBefore = lost(mqtt.stats());
+    const start = mqtt.stats();
+    const [before, lostBefore] = [start[field], lost(start)];
     const messages = messagesFor(opts.n);
     const t0 = performance.now();
     await emitReadings(opts.n, opts.batch, handler, () => last);
