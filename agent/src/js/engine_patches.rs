@@ -539,3 +539,37 @@ fn a_block_allocated_and_freed_in_turn_keeps_its_arena() {
         "the runtime's teardown frees every arena, the kept one too"
     );
 }
+
+/// 0014-template-to-string: an untagged template converts each substitution with ToString as
+/// soon as it is evaluated and joins the pieces itself, so `String.prototype.concat` plays no
+/// part, an object converts with hint "string" (its `toString`, not its `valueOf`) and a Symbol
+/// throws a TypeError. Tagged templates still get the strings and the values unconverted.
+#[test]
+fn template_literals_convert_each_substitution_when_it_is_evaluated() {
+    let text = eval_text(
+        r#"
+        const log = [];
+        const v = (name) => {
+            log.push('eval ' + name);
+            return {
+                toString() { log.push('str ' + name); return name; },
+                valueOf() { return 'valueOf'; },
+            };
+        };
+        const ordered = `<${v('a')}|${v('b')}>`;
+        String.prototype.concat = () => 'concat';
+        const kinds = `${1}-${2.5}-${null}-${undefined}-${true}-${10n}-${'s'}-${[1, 2]}`;
+        let symbol;
+        try { `${Symbol('x')}`; symbol = 'no error'; } catch (e) { symbol = e.constructor.name; }
+        const tag = (strings, ...values) => strings.raw.join('|') + ':' + values.map((x) => typeof x).join();
+        const tagged = tag`a${1}b${{}}c`;
+        [ordered, log.join(), kinds, `${''}`, `plain`, `${'a'}${'b'}`, `x${''}y`, `${`in${1}`}!`,
+         symbol, tagged].join(' / ')
+        "#,
+    );
+    assert_eq!(
+        text,
+        "<a|b> / eval a,str a,eval b,str b / 1-2.5-null-undefined-true-10-s-1,2 /  / plain / ab \
+         / xy / in1! / TypeError / a|b|c:number,object"
+    );
+}

@@ -189,7 +189,7 @@ DEF(      nip_catch, 1, 2, 1, none) /* catch ... a -> a */
 
 DEF(   check_object, 1, 1, 1, none)
 DEF(      to_object, 1, 1, 1, none)
-//DEF(      to_string, 1, 1, 1, none)
+DEF(      to_string, 1, 1, 1, none) /* Ganglion patch: template literals */
 DEF(     to_propkey, 1, 1, 1, none)
 DEF(    to_propkey2, 1, 2, 2, none)
 

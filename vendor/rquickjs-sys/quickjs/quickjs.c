@@ -20989,6 +20989,19 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             }
             BREAK;
 
+        CASE(OP_to_string):
+            /* Ganglion patch: a template literal's substitution, ToString(value) (a string,
+               flat or rope, is one already) */
+            if (!tag_is_string(JS_VALUE_GET_TAG(sp[-1]))) {
+                sf->cur_pc = pc;
+                ret_val = JS_ToString(ctx, sp[-1]);
+                if (JS_IsException(ret_val))
+                    goto exception;
+                JS_FreeValue(ctx, sp[-1]);
+                sp[-1] = ret_val;
+            }
+            BREAK;
+
         CASE(OP_to_propkey):
             switch (JS_VALUE_GET_TAG(sp[-1])) {
             case JS_TAG_INT:
@@ -25027,7 +25040,7 @@ static __exception int js_parse_template(JSParseState *s, int call, int *argc)
     JSContext *ctx = s->ctx;
     JSValue raw_array, template_object;
     JSToken cooked;
-    int depth, ret;
+    int depth, ret, pieces;
 
     raw_array = JS_UNDEFINED; /* avoid warning */
     template_object = JS_UNDEFINED; /* avoid warning */
@@ -25052,6 +25065,13 @@ static __exception int js_parse_template(JSParseState *s, int call, int *argc)
     }
 
     depth = 0;
+    /* Ganglion patch: an untagged template's text is built piece by piece, each substitution
+       converted with ToString as soon as it is evaluated (OP_to_string) and appended with
+       OP_add; `pieces` counts what is on the stack so far. QuickJS called the first string's
+       `concat` method with all the values instead: a property lookup and a native call, the
+       conversions after every substitution had been evaluated, and a `concat` a script
+       redefined would change every template. */
+    pieces = 0;
     while (s->token.val == TOK_TEMPLATE) {
         const uint8_t *p = s->token.ptr + 1;
         cooked = s->token;
@@ -25082,21 +25102,20 @@ static __exception int js_parse_template(JSParseState *s, int call, int *argc)
             if (js_parse_string(s, '`', true, p, &cooked, &p))
                 return -1;
             str = JS_VALUE_GET_STRING(cooked.u.str.str);
-            if (str->len != 0 || depth == 0) {
+            if (str->len != 0 || (depth == 0 && s->token.u.str.sep == '`')) {
                 ret = emit_push_const(s, cooked.u.str.str, 1);
                 JS_FreeValue(s->ctx, cooked.u.str.str);
                 if (ret)
                     return -1;
-                if (depth == 0) {
-                    if (s->token.u.str.sep == '`')
-                        goto done1;
-                    emit_op(s, OP_get_field2);
-                    emit_atom(s, JS_ATOM_concat);
-                }
-                depth++;
+                if (depth == 0 && s->token.u.str.sep == '`')
+                    goto done1; /* no substitution: the string itself */
+                if (pieces > 0)
+                    emit_op(s, OP_add);
+                pieces++;
             } else {
                 JS_FreeValue(s->ctx, cooked.u.str.str);
             }
+            depth++;
         }
         if (s->token.u.str.sep == '`')
             goto done;
@@ -25108,7 +25127,12 @@ static __exception int js_parse_template(JSParseState *s, int call, int *argc)
         if (s->token.val != '}') {
             return js_parse_error(s, "expected '}' after template expression");
         }
-        /* XXX: should convert to string at this stage? */
+        if (!call) {
+            emit_op(s, OP_to_string);
+            if (pieces > 0)
+                emit_op(s, OP_add);
+            pieces++;
+        }
         free_token(s, &s->token);
         /* Resume TOK_TEMPLATE parsing (s->token.line_num and
          * s->token.ptr are OK) */
@@ -25126,9 +25150,6 @@ static __exception int js_parse_template(JSParseState *s, int call, int *argc)
         seal_template_obj(ctx, raw_array);
         seal_template_obj(ctx, template_object);
         *argc = depth + 1;
-    } else {
-        emit_op(s, OP_call_method);
-        emit_u16(s, depth - 1);
     }
  done1:
     return next_token(s);
