@@ -75,6 +75,15 @@ test('keys and two-decimal numbers of plain objects', () => {
   same(JSON.stringify({ x: 1, [-0]: 'neg', '-1': 2 }), '{"0":"neg","x":1,"-1":2}', 'zero and negative keys');
   let later = { a: 1, get b() { delete later.c; later.e = 9; return 2; }, c: 3, d: 4 };
   same(JSON.stringify(later), '{"a":1,"b":2,"d":4}', 'a getter deleting a later key (keys listed first)');
+  // Values are read when their key's turn comes, after whatever ran for the keys before it.
+  const changed = { a: 1, get b() { changed.c = 'new'; return 2; }, c: 'old' };
+  same(JSON.stringify(changed), '{"a":1,"b":2,"c":"new"}', 'a getter changing a later value');
+  const viaToJSON = { a: { toJSON() { viaToJSON.b = 'changed'; delete viaToJSON.c; return 1; } }, b: 'orig', c: 3 };
+  same(JSON.stringify(viaToJSON), '{"a":1,"b":"changed"}', 'toJSON of a value changing its holder');
+  const nested = { x: { get y() { nested.z = 'late'; return 0; } }, z: 'early' };
+  same(JSON.stringify(nested), '{"x":{"y":0},"z":"late"}', 'a nested getter changing a later value');
+  same(JSON.stringify({ a: 1, get b() { return this.a + 1; }, c: 'x', d: null, e: true, f: undefined }),
+    '{"a":1,"b":2,"c":"x","d":null,"e":true}', 'data properties beside an accessor');
   class Reading { constructor() { this.t = 21.5; this.h = 40.25; } }
   same(JSON.stringify({ r: new Reading() }), '{"r":{"t":21.5,"h":40.25}}', 'a class instance');
   same(JSON.stringify([71.33, -0.05, 0.07, 1013.1, 9999999999999.99, 20.000000000000004, 0.1 + 0.2, 1e13 + 0.5, 123456.78]),
