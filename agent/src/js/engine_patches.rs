@@ -418,6 +418,8 @@ fn a_string_whose_utf8_copy_fails_is_freed_all_the_same() {
 struct RawAllocs {
     made: std::cell::Cell<usize>,
     freed: std::cell::Cell<usize>,
+    /// Blocks reallocated (not counting a realloc of null, which makes one).
+    resized: std::cell::Cell<usize>,
 }
 
 mod counting {
@@ -432,9 +434,10 @@ mod counting {
         fn calloc(count: usize, size: usize) -> *mut c_void;
         fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
         fn free(ptr: *mut c_void);
+        fn malloc_usable_size(ptr: *const c_void) -> usize;
     }
 
-    /// SAFETY (all four): `opaque` is the test's `RawAllocs`, alive for the runtime's life.
+    /// SAFETY (the four counters): `opaque` is the test's `RawAllocs`, alive for the runtime's life.
     pub unsafe extern "C" fn count_malloc(opaque: *mut c_void, size: size_t) -> *mut c_void {
         let n = unsafe { &*(opaque as *const RawAllocs) };
         n.made.set(n.made.get() + 1);
@@ -459,8 +462,15 @@ mod counting {
         let n = unsafe { &*(opaque as *const RawAllocs) };
         if ptr.is_null() {
             n.made.set(n.made.get() + 1);
+        } else {
+            n.resized.set(n.resized.get() + 1);
         }
         unsafe { realloc(ptr, size as usize) }
+    }
+
+    /// SAFETY: `ptr` is a block from these functions (QuickJS asks of no other).
+    pub unsafe extern "C" fn usable_size(ptr: *const c_void) -> size_t {
+        unsafe { malloc_usable_size(ptr) as size_t }
     }
 
     pub unsafe extern "C" fn count_free(opaque: *mut c_void, ptr: *mut c_void) {
@@ -572,4 +582,108 @@ fn template_literals_convert_each_substitution_when_it_is_evaluated() {
         "<a|b> / eval a,str a,eval b,str b / 1-2.5-null-undefined-true-10-s-1,2 /  / plain / ab \
          / xy / in1! / TypeError / a|b|c:number,object"
     );
+}
+
+/// 0015-object-literal-room: an object literal's object is made with room for the properties
+/// the literal defines (rounded up to the size of the shape it ends in), so its property array
+/// is not reallocated as they are added. Property arrays of over 512 bytes come from the
+/// runtime's allocator, which counts them here: a 100-property literal made its array and
+/// grew it three times (42 → 63 → 94 → 141 slots), as an object given the same properties by
+/// assignment still does; it now makes it once.
+#[test]
+fn an_object_literal_has_room_for_its_properties_from_the_start() {
+    use rquickjs::qjs;
+    let allocs = Box::new(RawAllocs::default());
+    let mf = qjs::JSMallocFunctions {
+        js_calloc: Some(counting::count_calloc),
+        js_malloc: Some(counting::count_malloc),
+        js_free: Some(counting::count_free),
+        js_realloc: Some(counting::count_realloc),
+        js_malloc_usable_size: Some(counting::usable_size),
+    };
+    let opaque = &*allocs as *const RawAllocs as *mut std::ffi::c_void;
+    let keys: Vec<String> = (0..100).map(|i| format!("k{i}: i + {i}")).collect();
+    let script = format!(
+        "globalThis.make = (i) => ({{ {} }});\n\
+         globalThis.grow = (i) => {{ const o = {{}}; for (let j = 0; j < 100; j++) o['k' + j] = i + j; return o; }};\n\
+         globalThis.run = (f, n) => {{ let sum = 0; for (let i = 0; i < n; i++) {{ const o = f(i); sum += o.k0 + o.k99; }} return sum; }};",
+        keys.join(", ")
+    );
+    let source = std::ffi::CString::new(script).expect("no NUL");
+    // SAFETY: a runtime and context of their own, freed at the end; `allocs` outlives both;
+    // every value is freed before the context.
+    unsafe {
+        let rt = qjs::JS_NewRuntime2(&mf, opaque);
+        assert!(!rt.is_null());
+        let ctx = qjs::JS_NewContext(rt);
+        assert!(!ctx.is_null());
+        let defined = qjs::JS_Eval(
+            ctx,
+            source.as_ptr(),
+            source.as_bytes().len() as _,
+            c"<test>".as_ptr(),
+            qjs::JS_EVAL_TYPE_GLOBAL as _,
+        );
+        assert!(!qjs::JS_IsException(defined), "the script compiled");
+        qjs::JS_FreeValue(ctx, defined);
+        let global = qjs::JS_GetGlobalObject(ctx);
+        let run = qjs::JS_GetPropertyStr(ctx, global, c"run".as_ptr());
+        // Blocks reallocated while ten objects are made by `maker` (compiled already: only the
+        // calls run between the two counts).
+        let resized_by = |maker: &std::ffi::CStr| {
+            let f = qjs::JS_GetPropertyStr(ctx, global, maker.as_ptr());
+            let mut args = [f, qjs::JS_MKVAL(qjs::JS_TAG_INT, 10)];
+            let before = allocs.resized.get();
+            let v = qjs::JS_Call(ctx, run, global, 2, args.as_mut_ptr());
+            let resized = allocs.resized.get() - before;
+            assert_eq!(qjs::JS_VALUE_GET_TAG(v), qjs::JS_TAG_INT, "the calls ran");
+            assert_eq!(
+                qjs::JS_VALUE_GET_INT(v),
+                (0..10).map(|i| 2 * i + 99).sum::<i32>()
+            );
+            qjs::JS_FreeValue(ctx, f);
+            resized
+        };
+        // Both grow the same shapes (too large for the shape cache) block by block; only the
+        // object given its properties by assignment grows its property array too.
+        let (literal, assigned) = (resized_by(c"make"), resized_by(c"grow"));
+        assert!(
+            literal + 10 * 3 <= assigned,
+            "reallocations for ten objects: {literal} made by the literal, {assigned} by assignment"
+        );
+        qjs::JS_FreeValue(ctx, run);
+        qjs::JS_FreeValue(ctx, global);
+        qjs::JS_FreeContext(ctx);
+        qjs::JS_FreeRuntime(rt);
+    }
+}
+
+/// 0015-object-literal-room: literals of every kind keep their meaning with the room made
+/// up front (spreads, accessors, computed and repeated keys, `__proto__`, methods), and objects
+/// made by literals share shapes with objects grown by assignment, then grow past their room.
+#[test]
+fn object_literals_with_room_keep_their_meaning() {
+    let text = eval_text(
+        r#"
+        const k = 'computed';
+        const o = { a: 1, ...{ b: 2, c: 3 }, d: 4, [k]: 5, a: 6, get g() { return 7; },
+                    set g(v) {}, m() { return 8; }, __proto__: { inherited: 9 } };
+        const bare = { __proto__: null, x: 1 };
+        const out = [Object.keys(o).join(), o.a + o.g + o.m() + o.inherited,
+                     Object.getPrototypeOf(bare) === null, bare.x, JSON.stringify({})];
+        // a literal and an assigned object of the same form, both grown well past it
+        const lit = (i) => ({ s: 'x', q: i, t: i * 2, u: 1, v: 2 });
+        let total = 0;
+        for (let r = 0; r < 3; r++) {
+            const a = lit(r), b = {};
+            b.s = 'x'; b.q = r; b.t = r * 2; b.u = 1; b.v = 2;
+            delete a.u;
+            for (let i = 0; i < 40; i++) { a['p' + i] = i; b['p' + i] = i; }
+            total += Object.keys(a).length + Object.keys(b).length + a.p39 + b.p39 + a.t + b.q;
+        }
+        out.push(total);
+        out.join(' / ')
+        "#,
+    );
+    assert_eq!(text, "a,b,c,d,computed,g,m / 30 / true / 1 / {} / 510");
 }

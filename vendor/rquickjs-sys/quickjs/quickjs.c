@@ -5884,6 +5884,13 @@ static void js_free_shape_null(JSRuntime *rt, JSShape *sh)
 }
 
 /* make space to hold at least 'count' properties */
+/* Ganglion patch: how many properties `p`'s property array has room for, at least its shape's
+   prop_size (more for an object literal's, see js_new_object_literal) */
+static inline size_t js_prop_capacity(JSContext *ctx, JSObject *p)
+{
+    return js_malloc_usable_size(ctx, p->prop) / sizeof(p->prop[0]);
+}
+
 static no_inline int resize_properties(JSContext *ctx, JSShape **psh,
                                        JSObject *p, uint32_t count)
 {
@@ -5897,7 +5904,7 @@ static no_inline int resize_properties(JSContext *ctx, JSShape **psh,
     new_size = max_int(count, sh->prop_size * 3 / 2);
     /* Reallocate prop array first to avoid crash or size inconsistency
        in case of memory allocation failure */
-    if (p) {
+    if (p && js_prop_capacity(ctx, p) < new_size) { /* Ganglion patch: unless it has room */
         JSProperty *new_prop;
         new_prop = js_realloc(ctx, p->prop, sizeof(new_prop[0]) * new_size);
         if (unlikely(!new_prop))
@@ -6175,8 +6182,11 @@ static __maybe_unused void JS_DumpShapes(JSRuntime *rt)
 
 /* 'props[]' is used to initialized the object properties. The number
    of elements depends on the shape. */
-static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID class_id,
-                                     JSProperty *props)
+/* Ganglion patch: `n_alloc` is the number of properties the object's property array has room
+   for, if more than its shape's prop_size (0: the shape's). An object's property array may be
+   larger than its shape says: its capacity is its block's usable size (js_prop_capacity). */
+static JSValue JS_NewObjectFromShapeAlloc(JSContext *ctx, JSShape *sh, JSClassID class_id,
+                                          JSProperty *props, int n_alloc)
 {
     JSObject *p;
     int i;
@@ -6198,7 +6208,7 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     p->first_weak_ref = NULL;
     p->u.opaque = NULL;
     p->shape = sh;
-    p->prop = js_malloc(ctx, sizeof(JSProperty) * sh->prop_size);
+    p->prop = js_malloc(ctx, sizeof(JSProperty) * max_int(sh->prop_size, n_alloc));
     if (unlikely(!p->prop)) {
         js_free(ctx, p);
     fail:
@@ -6292,6 +6302,32 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
             p->prop[i] = props[i];
     }
     return JS_MKPTR(JS_TAG_OBJECT, p);
+}
+
+static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID class_id,
+                                     JSProperty *props)
+{
+    return JS_NewObjectFromShapeAlloc(ctx, sh, class_id, props, 0);
+}
+
+/* Ganglion patch: the object of an object literal (OP_object_n), with room for `n_alloc`
+   properties from the start: its property array does not grow (a reallocation and a copy
+   each time) as the literal's properties are added one by one. */
+static JSValue js_new_object_literal(JSContext *ctx, int n_alloc)
+{
+    JSShape *sh;
+    JSObject *proto;
+
+    proto = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_OBJECT]);
+    sh = find_hashed_shape_proto(ctx->rt, proto);
+    if (likely(sh)) {
+        sh = js_dup_shape(sh);
+    } else {
+        sh = js_new_shape(ctx, proto);
+        if (!sh)
+            return JS_EXCEPTION;
+    }
+    return JS_NewObjectFromShapeAlloc(ctx, sh, JS_CLASS_OBJECT, NULL, n_alloc);
 }
 
 /* WARNING: proto must be an object or JS_NULL */
@@ -10304,8 +10340,10 @@ static JSProperty *add_property(JSContext *ctx,
         new_sh = find_hashed_shape_prop(ctx->rt, sh, prop, prop_flags);
         if (new_sh) {
             /* matching shape found: use it */
-            /*  the property array may need to be resized */
-            if (new_sh->prop_size != sh->prop_size) {
+            /*  the property array may need to be resized (Ganglion patch: only to grow,
+                and not when it has room already) */
+            if (new_sh->prop_size > sh->prop_size &&
+                js_prop_capacity(ctx, p) < new_sh->prop_size) {
                 JSProperty *new_prop;
                 new_prop = js_realloc(ctx, p->prop, sizeof(p->prop[0]) *
                                       new_sh->prop_size);
@@ -18571,6 +18609,12 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             if (unlikely(JS_IsException(sp[-1])))
                 goto exception;
             BREAK;
+        CASE(OP_object_n):
+            /* Ganglion patch: an object literal's object (js_new_object_literal) */
+            *sp++ = js_new_object_literal(ctx, *pc++);
+            if (unlikely(JS_IsException(sp[-1])))
+                goto exception;
+            BREAK;
         CASE(OP_special_object):
             {
                 int arg = *pc++;
@@ -25527,17 +25571,34 @@ static void set_object_name_computed(JSParseState *s)
     }
 }
 
+/* Ganglion patch: room for `n_props` properties, rounded up to the prop_size of the shape an
+   object grows into when it gets that many properties (resize_properties: 2, 3, 4, 6, 9, 13,
+   ...), so the array need not grow when the object moves to that shape */
+static int js_literal_prop_alloc(int n_props)
+{
+    int size = JS_PROP_INITIAL_SIZE;
+    while (size < n_props)
+        size = max_int(size + 1, size * 3 / 2);
+    return size;
+}
+
 static __exception int js_parse_object_literal(JSParseState *s)
 {
     JSAtom name = JS_ATOM_NULL;
     const uint8_t *start_ptr;
     int start_line, start_col, prop_type;
     bool has_proto;
+    int n_props, n_props_pos;
 
     if (next_token(s))
         goto fail;
-    /* XXX: add an initial length that will be patched back */
-    emit_op(s, OP_object);
+    /* Ganglion patch: room for the properties the literal defines (a spread's are not
+       counted; see js_literal_prop_alloc), patched back at its end, so its object has it
+       from the start */
+    emit_op(s, OP_object_n);
+    n_props_pos = s->cur_func->byte_code.size;
+    emit_u8(s, 0);
+    n_props = 0;
     has_proto = false;
     while (s->token.val != '}') {
         /* specific case for getter/setter */
@@ -25569,6 +25630,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
             emit_u16(s, s->cur_func->scope_level);
             emit_op(s, OP_define_field);
             emit_atom(s, name);
+            n_props++;
         } else if (s->token.val == '(') {
             bool is_getset = (prop_type == PROP_TYPE_GET ||
                               prop_type == PROP_TYPE_SET);
@@ -25597,6 +25659,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
                 emit_op(s, OP_define_method);
                 emit_atom(s, name);
             }
+            n_props++;
             if (is_getset) {
                 op_flags = OP_DEFINE_METHOD_GETTER +
                     prop_type - PROP_TYPE_GET;
@@ -25613,6 +25676,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
                 set_object_name_computed(s);
                 emit_op(s, OP_define_array_el);
                 emit_op(s, OP_drop);
+                n_props++;
             } else if (name == JS_ATOM___proto__) {
                 if (has_proto) {
                     js_parse_error(s, "duplicate __proto__ property name");
@@ -25624,6 +25688,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
                 set_object_name(s, name);
                 emit_op(s, OP_define_field);
                 emit_atom(s, name);
+                n_props++;
             }
         }
         JS_FreeAtom(s->ctx, name);
@@ -25636,6 +25701,8 @@ static __exception int js_parse_object_literal(JSParseState *s)
     }
     if (js_parse_expect(s, '}'))
         goto fail;
+    if (n_props_pos < s->cur_func->byte_code.size) /* not after an allocation failure */
+        s->cur_func->byte_code.buf[n_props_pos] = min_int(js_literal_prop_alloc(n_props), 255);
     return 0;
  fail:
     JS_FreeAtom(s->ctx, name);
@@ -36828,6 +36895,7 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
             goto no_change;
 
         case OP_object:
+        case OP_object_n: /* Ganglion patch */
             if (code_match(&cc, pos_next, OP_null, OP_set_proto, -1)) {
                 if (cc.line_num >= 0) line_num = cc.line_num;
                 if (cc.col_num >= 0) col_num = cc.col_num;
