@@ -468,6 +468,17 @@ mod counting {
         unsafe { realloc(ptr, size as usize) }
     }
 
+    /// A runtime's allocator functions that count into the `RawAllocs` given as its opaque.
+    pub fn functions() -> rquickjs::qjs::JSMallocFunctions {
+        rquickjs::qjs::JSMallocFunctions {
+            js_calloc: Some(count_calloc),
+            js_malloc: Some(count_malloc),
+            js_free: Some(count_free),
+            js_realloc: Some(count_realloc),
+            js_malloc_usable_size: Some(usable_size),
+        }
+    }
+
     /// SAFETY: `ptr` is a block from these functions (QuickJS asks of no other).
     pub unsafe extern "C" fn usable_size(ptr: *const c_void) -> size_t {
         unsafe { malloc_usable_size(ptr) as size_t }
@@ -491,13 +502,7 @@ mod counting {
 fn a_block_allocated_and_freed_in_turn_keeps_its_arena() {
     use rquickjs::qjs;
     let allocs = Box::new(RawAllocs::default());
-    let mf = qjs::JSMallocFunctions {
-        js_calloc: Some(counting::count_calloc),
-        js_malloc: Some(counting::count_malloc),
-        js_free: Some(counting::count_free),
-        js_realloc: Some(counting::count_realloc),
-        js_malloc_usable_size: None,
-    };
+    let mf = counting::functions();
     let opaque = &*allocs as *const RawAllocs as *mut std::ffi::c_void;
     let live = || allocs.made.get() - allocs.freed.get();
     const SIZE: qjs::size_t = 500;
@@ -594,13 +599,7 @@ fn template_literals_convert_each_substitution_when_it_is_evaluated() {
 fn an_object_literal_has_room_for_its_properties_from_the_start() {
     use rquickjs::qjs;
     let allocs = Box::new(RawAllocs::default());
-    let mf = qjs::JSMallocFunctions {
-        js_calloc: Some(counting::count_calloc),
-        js_malloc: Some(counting::count_malloc),
-        js_free: Some(counting::count_free),
-        js_realloc: Some(counting::count_realloc),
-        js_malloc_usable_size: Some(counting::usable_size),
-    };
+    let mf = counting::functions();
     let opaque = &*allocs as *const RawAllocs as *mut std::ffi::c_void;
     let keys: Vec<String> = (0..100).map(|i| format!("k{i}: i + {i}")).collect();
     let script = format!(
