@@ -5010,6 +5010,18 @@ static void copy_str16(uint16_t *dst, JSString *p, int offset, int len)
     }
 }
 
+/* Ganglion patch: JS_ToCStringLen2 (not CESU-8) that also says in `*utf8` whether the text is
+   well-formed UTF-8 by construction, so the caller need not scan it again: a flat string of
+   8-bit characters (Latin-1: nearly every topic, key and JSON payload) always is, ASCII handed
+   out in place and any other byte as its two-byte sequence; a wide one keeps a lone surrogate
+   as the three bytes of its code point, and a rope is not looked into. */
+const char *JS_ToCStringLenUTF8(JSContext *ctx, size_t *plen, JSValueConst val, bool *utf8)
+{
+    *utf8 = JS_VALUE_GET_TAG(val) == JS_TAG_STRING &&
+        !JS_VALUE_GET_STRING(val)->is_wide_char;
+    return JS_ToCStringLen2(ctx, plen, val, false);
+}
+
 const uint16_t *JS_ToCStringLenUTF16(JSContext *ctx, size_t *plen,
                                      JSValueConst val1)
 {

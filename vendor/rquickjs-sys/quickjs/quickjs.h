@@ -898,6 +898,10 @@ JS_EXTERN JSValue JS_NewAtomString(JSContext *ctx, const char *str);
 JS_EXTERN JSValue JS_ToString(JSContext *ctx, JSValueConst val);
 JS_EXTERN JSValue JS_ToPropertyKey(JSContext *ctx, JSValueConst val);
 JS_EXTERN const char *JS_ToCStringLen2(JSContext *ctx, size_t *plen, JSValueConst val1, bool cesu8);
+/* Ganglion patch: JS_ToCStringLen2 without CESU-8; *utf8 says the text is well-formed UTF-8
+   by construction (a flat 8-bit string), else the caller must check (see quickjs.c). */
+JS_EXTERN const char *JS_ToCStringLenUTF8(JSContext *ctx, size_t *plen, JSValueConst val,
+                                          bool *utf8);
 static inline const char *JS_ToCStringLen(JSContext *ctx, size_t *plen, JSValueConst val1)
 {
     return JS_ToCStringLen2(ctx, plen, val1, 0);

@@ -39,6 +39,19 @@ unsafe extern "C" {
     ) -> ::core::ffi::c_int;
 }
 
+// Ganglion patch (patches/0016-utf8-by-construction.patch): see quickjs.c.
+unsafe extern "C" {
+    /// `JS_ToCStringLen2(ctx, plen, val, false)` that also sets `*utf8` when the text is
+    /// well-formed UTF-8 by construction (a flat string of 8-bit characters); when it is not
+    /// set, the text may hold a lone surrogate's three bytes and must be checked.
+    pub fn JS_ToCStringLenUTF8(
+        ctx: *mut JSContext,
+        plen: *mut size_t,
+        val: JSValue,
+        utf8: *mut bool,
+    ) -> *const ::core::ffi::c_char;
+}
+
 // Ganglion patch (patches/0003-settlable-promise.patch): promises the host settles itself.
 unsafe extern "C" {
     /// A pending promise without resolving functions (JS_EXCEPTION when out of memory).
