@@ -5895,7 +5895,6 @@ static void js_free_shape_null(JSRuntime *rt, JSShape *sh)
         js_free_shape(rt, sh);
 }
 
-/* make space to hold at least 'count' properties */
 /* Ganglion patch: how many properties `p`'s property array has room for, at least its shape's
    prop_size (more for an object literal's, see js_new_object_literal) */
 static inline size_t js_prop_capacity(JSContext *ctx, JSObject *p)
@@ -5903,6 +5902,7 @@ static inline size_t js_prop_capacity(JSContext *ctx, JSObject *p)
     return js_malloc_usable_size(ctx, p->prop) / sizeof(p->prop[0]);
 }
 
+/* make space to hold at least 'count' properties */
 static no_inline int resize_properties(JSContext *ctx, JSShape **psh,
                                        JSObject *p, uint32_t count)
 {
