@@ -84,6 +84,13 @@ test('keys and two-decimal numbers of plain objects', () => {
   same(JSON.stringify(nested), '{"x":{"y":0},"z":"late"}', 'a nested getter changing a later value');
   same(JSON.stringify({ a: 1, get b() { return this.a + 1; }, c: 'x', d: null, e: true, f: undefined }),
     '{"a":1,"b":2,"c":"x","d":null,"e":true}', 'data properties beside an accessor');
+  // A stringify inside a getter, during the outer one's walk; then a text past 64 KiB and a
+  // short one (the native path reuses its text buffer between calls).
+  const nested2 = { x: 1, inner: { get g() { return JSON.stringify({ a: 1.25, b: 'x' }); } }, y: 2.5 };
+  same(JSON.stringify(nested2), '{"x":1,"inner":{"g":"{\\"a\\":1.25,\\"b\\":\\"x\\"}"},"y":2.5}', 'stringify within stringify');
+  const long = 'z'.repeat(70000);
+  same(JSON.stringify({ long }).length, 70011, 'a text past 64 KiB');
+  same(JSON.stringify({ t: -0.5, u: 0.49999999999999994, v: 1013.25 }), '{"t":-0.5,"u":0.49999999999999994,"v":1013.25}', 'halves');
   class Reading { constructor() { this.t = 21.5; this.h = 40.25; } }
   same(JSON.stringify({ r: new Reading() }), '{"r":{"t":21.5,"h":40.25}}', 'a class instance');
   same(JSON.stringify([71.33, -0.05, 0.07, 1013.1, 9999999999999.99, 20.000000000000004, 0.1 + 0.2, 1e13 + 0.5, 123456.78]),

@@ -73,8 +73,10 @@ pub fn number(out: &mut String, n: f64) {
         out.push_str("null");
     } else if n == 0.0 {
         out.push('0'); // -0 too
-    } else if n.fract() == 0.0 && n.abs() < EXACT {
-        // Timestamps in ms and counters past 2^31: integer digits without Ryū's search.
+    } else if n.abs() < EXACT && (n as i64) as f64 == n {
+        // Timestamps in ms and counters past 2^31: integer digits without Ryū's search. (A
+        // conversion, not `f64::fract`: that is a library call on x86_64 without SSE4.1 and
+        // on armv7.)
         out.push_str(itoa::Buffer::new().format(n as i64));
     } else if let Some(k) = hundredths(n) {
         // Most sensor values: two decimals or fewer, written without Ryū's search.
@@ -101,9 +103,13 @@ fn hundredths(n: f64) -> Option<i64> {
     if n.abs() >= 1e13 {
         return None;
     }
-    let k = (n * 100.0).round();
+    // Rounded half away from zero by a conversion (`as` truncates) rather than `f64::round`,
+    // a library call on x86_64 without SSE4.1 and on armv7. Should the addition round across
+    // a half, `k` is one off and fails the check below: Ryū then writes the same digits.
+    let x = n * 100.0;
+    let k = (x + 0.5f64.copysign(x)) as i64;
     // IEEE division rounds correctly, so this holds exactly when "k/100" parses to `n`.
-    (k / 100.0 == n).then_some(k as i64)
+    (k as f64 / 100.0 == n).then_some(k)
 }
 
 /// Keys of a plain object read without a property table (the usual payload has a handful).
@@ -286,6 +292,28 @@ struct Walker<'js> {
     to_json: Atom<'js>,
     keys: Rc<RefCell<KeyCache>>,
     out: String,
+}
+
+/// Largest text buffer kept for the next call: a reading's JSON and then some.
+const SPARE_MAX: usize = 64 * 1024;
+
+/// The spare text buffer, or a new one with room for a reading's JSON. A getter that calls
+/// `JSON.stringify` during the walk finds the spare taken and gets a buffer of its own.
+fn take_spare(spare: &RefCell<String>) -> String {
+    match spare.try_borrow_mut() {
+        Ok(mut s) if s.capacity() > 0 => std::mem::take(&mut *s),
+        _ => String::with_capacity(256),
+    }
+}
+
+/// Keeps `out`, cleared, for the next call, unless it grew past [`SPARE_MAX`].
+fn keep_spare(spare: &RefCell<String>, mut out: String) {
+    if out.capacity() <= SPARE_MAX {
+        out.clear();
+        if let Ok(mut s) = spare.try_borrow_mut() {
+            *s = out;
+        }
+    }
 }
 
 /// The engine's `JSON.stringify`, kept where the bootstrap's natives live (a closure must not
@@ -508,6 +536,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Functio
         let keys = keys.clone();
         shared.on_close(move || keys.borrow_mut().clear());
     }
+    // The last call's text buffer, cleared, for the next call (one allocation less a call).
+    let spare = RefCell::new(String::new());
     let fast = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>,
@@ -529,14 +559,18 @@ pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Functio
                 array_proto: None,
                 to_json: Atom::from_predefined(ctx.clone(), PredefinedAtom::ToJSON),
                 keys: keys.clone(),
-                out: String::with_capacity(256), // a reading's JSON, without regrowing
+                out: take_spare(&spare),
                 ctx: ctx.clone(),
             };
-            match walker.value(&value, 0)? {
-                Ok(Wrote::Text) => rquickjs::String::from_str(ctx, &walker.out).map(Value::from),
-                Ok(Wrote::Nothing) => Ok(Value::new_undefined(ctx)),
+            let wrote = walker.value(&value, 0)?;
+            let out = std::mem::take(&mut walker.out);
+            let result = match wrote {
+                Ok(Wrote::Text) => rquickjs::String::from_str(ctx.clone(), &out).map(Value::from),
+                Ok(Wrote::Nothing) => Ok(Value::new_undefined(ctx.clone())),
                 Err(Unsupported) => engine_stringify(&ctx)?.call((value,)),
-            }
+            };
+            keep_spare(&spare, out);
+            result
         },
     )?
     .with_name("stringify")?;
