@@ -294,28 +294,6 @@ struct Walker<'js> {
     out: String,
 }
 
-/// Largest text buffer kept for the next call: a reading's JSON and then some.
-const SPARE_MAX: usize = 64 * 1024;
-
-/// The spare text buffer, or a new one with room for a reading's JSON. A getter that calls
-/// `JSON.stringify` during the walk finds the spare taken and gets a buffer of its own.
-fn take_spare(spare: &RefCell<String>) -> String {
-    match spare.try_borrow_mut() {
-        Ok(mut s) if s.capacity() > 0 => std::mem::take(&mut *s),
-        _ => String::with_capacity(256),
-    }
-}
-
-/// Keeps `out`, cleared, for the next call, unless it grew past [`SPARE_MAX`].
-fn keep_spare(spare: &RefCell<String>, mut out: String) {
-    if out.capacity() <= SPARE_MAX {
-        out.clear();
-        if let Ok(mut s) = spare.try_borrow_mut() {
-            *s = out;
-        }
-    }
-}
-
 /// The engine's `JSON.stringify`, kept where the bootstrap's natives live (a closure must not
 /// own JS values: the garbage collector cannot see them, and the runtime would leak them).
 fn engine_stringify<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Function<'js>> {
@@ -536,8 +514,6 @@ pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Functio
         let keys = keys.clone();
         shared.on_close(move || keys.borrow_mut().clear());
     }
-    // The last call's text buffer, cleared, for the next call (one allocation less a call).
-    let spare = RefCell::new(String::new());
     let fast = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>,
@@ -559,18 +535,14 @@ pub fn install<'js>(ctx: &Ctx<'js>, shared: &Shared) -> rquickjs::Result<Functio
                 array_proto: None,
                 to_json: Atom::from_predefined(ctx.clone(), PredefinedAtom::ToJSON),
                 keys: keys.clone(),
-                out: take_spare(&spare),
+                out: String::with_capacity(256), // a reading's JSON, without regrowing
                 ctx: ctx.clone(),
             };
-            let wrote = walker.value(&value, 0)?;
-            let out = std::mem::take(&mut walker.out);
-            let result = match wrote {
-                Ok(Wrote::Text) => rquickjs::String::from_str(ctx.clone(), &out).map(Value::from),
-                Ok(Wrote::Nothing) => Ok(Value::new_undefined(ctx.clone())),
+            match walker.value(&value, 0)? {
+                Ok(Wrote::Text) => rquickjs::String::from_str(ctx, &walker.out).map(Value::from),
+                Ok(Wrote::Nothing) => Ok(Value::new_undefined(ctx)),
                 Err(Unsupported) => engine_stringify(&ctx)?.call((value,)),
-            };
-            keep_spare(&spare, out);
-            result
+            }
         },
     )?
     .with_name("stringify")?;
