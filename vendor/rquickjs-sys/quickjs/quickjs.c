@@ -5896,7 +5896,7 @@ static void js_free_shape_null(JSRuntime *rt, JSShape *sh)
 }
 
 /* Ganglion patch: how many properties `p`'s property array has room for, at least its shape's
-   prop_size (more for an object literal's, see js_new_object_literal) */
+   prop_size (more for an object literal's, see js_new_object_proto_class_alloc) */
 static inline size_t js_prop_capacity(JSContext *ctx, JSObject *p)
 {
     return js_malloc_usable_size(ctx, p->prop) / sizeof(p->prop[0]);
@@ -6322,29 +6322,12 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     return JS_NewObjectFromShapeAlloc(ctx, sh, class_id, props, 0);
 }
 
-/* Ganglion patch: the object of an object literal (OP_object_n), with room for `n_alloc`
-   properties from the start: its property array does not grow (a reallocation and a copy
-   each time) as the literal's properties are added one by one. */
-static JSValue js_new_object_literal(JSContext *ctx, int n_alloc)
-{
-    JSShape *sh;
-    JSObject *proto;
-
-    proto = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_OBJECT]);
-    sh = find_hashed_shape_proto(ctx->rt, proto);
-    if (likely(sh)) {
-        sh = js_dup_shape(sh);
-    } else {
-        sh = js_new_shape(ctx, proto);
-        if (!sh)
-            return JS_EXCEPTION;
-    }
-    return JS_NewObjectFromShapeAlloc(ctx, sh, JS_CLASS_OBJECT, NULL, n_alloc);
-}
-
 /* WARNING: proto must be an object or JS_NULL */
-JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
-                               JSClassID class_id)
+/* Ganglion patch: JS_NewObjectProtoClass with room for `n_alloc` properties (0: its shape's
+   prop_size). OP_object_n makes an object literal's object with it, so its property array
+   does not grow (a reallocation and a copy each time) as the literal's properties are added. */
+static inline JSValue js_new_object_proto_class_alloc(JSContext *ctx, JSValueConst proto_val,
+                                                      JSClassID class_id, int n_alloc)
 {
     JSShape *sh;
     JSObject *proto;
@@ -6358,7 +6341,14 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
         if (!sh)
             return JS_EXCEPTION;
     }
-    return JS_NewObjectFromShape(ctx, sh, class_id, NULL);
+    return JS_NewObjectFromShapeAlloc(ctx, sh, class_id, NULL, n_alloc);
+}
+
+/* WARNING: proto must be an object or JS_NULL */
+JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
+                               JSClassID class_id)
+{
+    return js_new_object_proto_class_alloc(ctx, proto_val, class_id, 0);
 }
 
 /* WARNING: the shape is not hashed. It is used for objects where
@@ -18622,8 +18612,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 goto exception;
             BREAK;
         CASE(OP_object_n):
-            /* Ganglion patch: an object literal's object (js_new_object_literal) */
-            *sp++ = js_new_object_literal(ctx, *pc++);
+            /* Ganglion patch: an object literal's object, with room for its properties */
+            *sp++ = js_new_object_proto_class_alloc(ctx, ctx->class_proto[JS_CLASS_OBJECT],
+                                                    JS_CLASS_OBJECT, *pc++);
             if (unlikely(JS_IsException(sp[-1])))
                 goto exception;
             BREAK;
