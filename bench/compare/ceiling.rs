@@ -72,10 +72,7 @@ async fn run(opts: Value) {
                 .expect("ceiling: publish");
         }
         "load" => {
-            let ctl = match &opts["run"] {
-                Value::String(run) => format!("bench/ctl/{run}"),
-                other => format!("bench/ctl/{other}"),
-            };
+            let ctl = format!("bench/ctl/{}", run_name(&opts));
             client
                 .subscribe(&ctl, QoS::AtMostOnce)
                 .await
@@ -87,7 +84,7 @@ async fn run(opts: Value) {
                 |p| matches!(p, Packet::Publish(m) if m.topic == ctl),
             )
             .await;
-            load(&opts, client.clone(), &mut eventloop).await;
+            load(&opts, client.clone(), &mut eventloop, &run_name(&opts)).await;
         }
         "edge" => {
             wait_for(&mut eventloop, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -142,6 +139,14 @@ fn parts(n: u64) -> Value {
     json!({ "generatorUs": per(generator), "handlerUs": per(handler), "sink": sink })
 }
 
+/// The run's name (options.run), as the JS adapters print it into topics.
+fn run_name(opts: &Value) -> String {
+    match &opts["run"] {
+        Value::String(run) => run.clone(),
+        other => other.to_string(),
+    }
+}
+
 async fn wait_for(eventloop: &mut rumqttc::EventLoop, want: impl Fn(&Packet) -> bool) {
     loop {
         match eventloop.poll().await {
@@ -153,11 +158,13 @@ async fn wait_for(eventloop: &mut rumqttc::EventLoop, want: impl Fn(&Packet) -> 
 }
 
 /// n readings → handler → publish; timed until the last PUBLISH was written (QoS 0) or the
-/// last PUBACK arrived (QoS 1).
-async fn load(opts: &Value, client: AsyncClient, eventloop: &mut rumqttc::EventLoop) {
+/// last PUBACK arrived (QoS 1). At QoS 0 then also until the broker has read them all: the
+/// PUBACK of a QoS 1 end marker (`readEnd` in common.mjs), reported as 'read'.
+async fn load(opts: &Value, client: AsyncClient, eventloop: &mut rumqttc::EventLoop, run: &str) {
     let n = num(opts, "n");
     let qos = qos_of(num(opts, "qos"));
     let messages = workload::messages_for(n);
+    let end = client.clone();
     let t0 = Instant::now();
     let producer = tokio::spawn(async move {
         for (topic, payload) in workload::messages(n) {
@@ -188,4 +195,12 @@ async fn load(opts: &Value, client: AsyncClient, eventloop: &mut rumqttc::EventL
             "messages": messages,
         }),
     );
+    if qos == QoS::AtMostOnce {
+        end.publish(format!("bench/end/{run}"), QoS::AtLeastOnce, false, "end")
+            .await
+            .expect("ceiling: publish");
+        wait_for(eventloop, |p| matches!(p, Packet::PubAck(_))).await;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        report("read", json!({ "ms": ms }));
+    }
 }

@@ -191,17 +191,19 @@ fn run(args: &Args) -> Results {
                 let tag = format!("load{qos}-{r}");
                 let run = load_run(&setup, &ctl, &broker, rt, qos, args.events, &tag);
                 tracing::info!(
-                    "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %",
+                    "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s, read by the broker at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %, {:.2} µs per message",
                     r + 1,
                     args.runs,
                     rt.name(),
                     run.rate,
                     run.accept_rate,
+                    run.read_rate,
                     run.cpu_user_s,
                     run.cpu_sys_s,
                     run.idle_kb as f64 / 1024.0,
                     run.peak_kb as f64 / 1024.0,
-                    run.broker_share * 100.0
+                    run.broker_share * 100.0,
+                    run.broker_us
                 );
                 results.load.entry((rt, qos)).or_default().push(run);
             }
@@ -369,10 +371,21 @@ fn load_run(
     let (user1, sys1) = p.cpu_seconds();
     let (broker1, wall) = (procs::cpu_seconds(broker.pid()), since.elapsed());
     let peak_kb = p.status_kb("VmHWM:");
+    // QoS 0 runs end again once the broker has read every message ('read', see readEnd in
+    // common.mjs); a QoS 1 run's last PUBACK already says so.
+    let (read_ms, broker_read) = if qos == 0 {
+        let read = p.wait_event("read", LIMIT);
+        (read["ms"].as_f64(), procs::cpu_seconds(broker.pid()))
+    } else {
+        (done["ms"].as_f64(), broker1)
+    };
     p.stop();
     let ms = done["ms"].as_f64().expect("done.ms");
     let accepted = done["acceptedMs"].as_f64().unwrap_or(ms);
+    let messages = workload::messages_for(events).max(1) as f64;
     LoadRun {
+        read_rate: read_ms.map_or(0.0, |ms| events as f64 / (ms / 1000.0)),
+        broker_us: (broker_read.0 + broker_read.1 - broker0.0 - broker0.1) * 1e6 / messages,
         rate: events as f64 / (ms / 1000.0),
         accept_rate: events as f64 / (accepted / 1000.0),
         idle_kb,

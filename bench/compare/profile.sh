@@ -2,8 +2,9 @@
 # Profile Ganglion on the comparison workload (bench/workload) against a private Mosquitto on a
 # free 127.0.0.1 port, the load phase only:
 #   1. CPU time per thread (/proc/<pid>/task/*/stat) for EVENTS readings;
-#   2. syscall counts of all threads (strace -c -f) in a second run, if strace is installed;
-#   3. a callgrind profile (instruction counts, one file per thread) of EVENTS/5 readings,
+#   2. the broker's system calls per message (perf stat tracepoints), if perf may count them;
+#   3. syscall counts of all threads (strace -c -f) in a second run, if strace is installed;
+#   4. a callgrind profile (instruction counts, one file per thread) of EVENTS/5 readings,
 #      zeroed at 'go' and dumped at 'done', if valgrind is installed.
 # Usage: bench/compare/profile.sh [QOS (0)] [EVENTS (100000)]   (GANGLION_BIN=... for another build)
 # Output folder: target/tmp/compare-profile (callgrind_annotate --inclusive=yes <file>).
@@ -44,6 +45,28 @@ join "$out/before" "$out/after" | awk -v t="$tck" '{u=$8-$3; s=$9-$4; U+=u; S+=s
     $2, u/t, s/t, $10-$5, $11-$6}
   END {printf "  %-14s user %5.2f s  sys %5.2f s\n", "all threads", U/t, S/t}'
 grep -o '"ms":[0-9.]*' "$out/cpu.log" | sed 's/"ms":/  load phase ms: /' || true
+
+# Every message the broker reads costs it system calls, whoever sends it: count them with the
+# kernel's tracepoints (perf stat; needs perf_event_paranoid <= 1 or root), from 'go' until the
+# broker has read the last message (QoS 0: the workload's 'read' event; QoS 1: every PUBACK).
+calls=syscalls:sys_enter_read,syscalls:sys_enter_epoll_wait,raw_syscalls:sys_enter
+if command -v perf > /dev/null && perf stat -e "$calls" true > /dev/null 2>&1; then
+  echo "== Mosquitto's system calls per message, $events readings (perf stat tracepoints)"
+  rm -rf "$out/state"
+  "$bin" run --config "$out/ganglion.toml" -- "$(opts "$events" sc)" > "$out/sc.log" 2>&1 &
+  agent=$!
+  wait_for "$out/sc.log" ready
+  perf stat -x, -e "$calls" -p "$broker" -o "$out/broker-syscalls.csv" &
+  perf_pid=$!
+  sleep 0.5
+  go sc
+  wait_for "$out/sc.log" "$([ "$qos" = 0 ] && echo read || echo done)"
+  kill -INT "$perf_pid"; wait "$perf_pid" 2> /dev/null || true
+  kill "$agent"; agent=
+  messages=$((events - events / 10))
+  awk -F, -v m="$messages" '$3 != "" {printf "  %-30s %6.2f per message\n", $3, $1 / m}' \
+    "$out/broker-syscalls.csv"
+fi
 
 if command -v strace > /dev/null; then
   echo "== syscalls during the load, $events readings (strace -c -f; a separate, slowed run)"

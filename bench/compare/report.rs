@@ -15,6 +15,13 @@ pub struct LoadRun {
     pub rate: f64,
     /// Readings per second until the runtime had accepted the last publish.
     pub accept_rate: f64,
+    /// Readings per second until the broker had read every message (QoS 0: the PUBACK of an
+    /// end marker sent after them; QoS 1: `rate`). Written to the socket is not yet read: the
+    /// kernel's buffers hold megabytes on loopback.
+    pub read_rate: f64,
+    /// The broker's CPU time (user + kernel) from 'go' until it had read every message, µs per
+    /// message: what one message costs Mosquitto, whoever sends it.
+    pub broker_us: f64,
     /// VmRSS 1 s after connect, before the load, in kB.
     pub idle_kb: u64,
     /// RssAnon at the same moment (RSS without file-backed pages such as code), in kB.
@@ -517,6 +524,18 @@ pub fn markdown(r: &Results) -> String {
             met(times.zip(of_ceiling).map(|(t, c)| t >= 3.0 && c >= 0.8))
         );
     }
+    let read = |rt| r.loads(rt, 0, |l| l.read_rate);
+    let (gs, ns, cs) = (read(g), read(n), read(c));
+    let _ = writeln!(
+        s,
+        "| QoS 0 throughput until Mosquitto has read every message (the PUBACK of a QoS 1 \
+         message sent after them), events/s | {} | {} | {} | {} — Ganglion at {} | — | |",
+        cell(gs, 0, ""),
+        cell(ns, 0, ""),
+        fixed(ratio(gs, ns), 2, "×"),
+        cell(cs, 0, ""),
+        fixed(ratio(gs, cs).map(|x| x * 100.0), 0, " %"),
+    );
     for qos in [0u8, 1] {
         let per_k = r.events as f64 / 1000.0;
         let cpu = |rt| r.loads(rt, qos, |l| cpu_per_k(r, l));
@@ -545,6 +564,18 @@ pub fn markdown(r: &Results) -> String {
             ),
             [busy(g), busy(n), busy(c)],
             (0, " %"),
+            2,
+        );
+    }
+    for qos in [0u8, 1] {
+        let cost = |rt| r.loads(rt, qos, |l| l.broker_us);
+        plain_row(
+            &mut s,
+            &format!(
+                "Mosquitto CPU per message, QoS {qos}, from 'go' until it has read every message"
+            ),
+            [cost(g), cost(n), cost(c)],
+            (2, " µs"),
             2,
         );
     }

@@ -13,7 +13,7 @@
 import { EventEmitter, once } from 'node:events';
 import mqtt from 'mqtt';
 import {
-  emitReadings, makeEdgeHandler, makeHandler, messagesFor, report, timeParts,
+  emitReadings, makeEdgeHandler, makeHandler, messagesFor, readEnd, report, timeParts,
 } from '../workload/common.mjs';
 
 const opts = JSON.parse(process.argv[2]);
@@ -125,6 +125,10 @@ async function load() {
     const accepted = await run();
     const t1 = performance.now();
     report('done', { ms: t1 - t0, acceptedMs: accepted - t0, events: opts.n, messages });
+    if (opts.qos === 0) {
+      await client.publishAsync(readEnd.topic(opts.run), readEnd.payload, { qos: 1 });
+      report('read', { ms: performance.now() - t0 });
+    }
   });
   report('ready');
 }

@@ -66,6 +66,17 @@ export function makeHandler(publish) {
 export const messagesFor = (n) => n - Math.floor(n / 10);
 
 /**
+ * The end of a QoS 0 run as the broker sees it. "Written to the socket" leaves messages in the
+ * kernel's buffers (megabytes on loopback) that the broker has not read yet; a broker handles a
+ * connection's packets in order, so the PUBACK of this QoS 1 message, published after the run's
+ * last message, says it has read every one. Reported as a second event, 'read'.
+ */
+export const readEnd = {
+  topic: (run) => `bench/end/${run}`,
+  payload: 'end',
+};
+
+/**
  * Emit `n` readings as 'reading' events of an EventEmitter the handler listens to, `batch` per
  * macrotask; between batches wait for `ready()` (the runtime accepted what was published).
  */

@@ -4,14 +4,15 @@
 //
 // Modes (options.mode):
 //   load   after 'go' on bench/ctl/<run>: n readings → handler → mqtt.publish at options.qos,
-//          timed until the last PUBLISH was written (QoS 0) or the last PUBACK arrived (QoS 1)
+//          timed until the last PUBLISH was written (QoS 0) or the last PUBACK arrived (QoS 1);
+//          at QoS 0 then also until the broker has read them all (readEnd in common.mjs)
 //   start  publish one QoS 1 message at once (the driver times process start → its PUBACK)
 //   edge   a rising edge on the simulated board's pulse input → handler → publish to bench/edge
 //   parts  no MQTT: µs per reading of the generator alone and of generator → handler (timeParts)
 import mqtt from 'ganglion:mqtt';
 import Digital from 'embedded:io/digital';
 import {
-  emitReadings, makeEdgeHandler, makeHandler, messagesFor, report, timeParts,
+  emitReadings, makeEdgeHandler, makeHandler, messagesFor, readEnd, report, timeParts,
 } from './common.mjs';
 
 const opts = JSON.parse(process.argv[2]);
@@ -51,6 +52,13 @@ async function load() {
     }
     const t1 = performance.now();
     report('done', { ms: t1 - t0, acceptedMs: accepted - t0, events: opts.n, messages, stats: mqtt.stats() });
+    if (qos === 0) {
+      // The end marker's PUBACK: `acked` counts PUBACKs, and none other is due now.
+      const acked = mqtt.stats().acked;
+      await mqtt.publish(readEnd.topic(opts.run), readEnd.payload, { qos: 1 });
+      while (mqtt.stats().acked === acked) await sleep(1);
+      report('read', { ms: performance.now() - t0 });
+    }
   });
   report('ready');
 }
