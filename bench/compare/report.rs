@@ -734,6 +734,11 @@ pub fn svg(r: &Results) -> String {
             title: "Throughput, events/s (higher is better)".into(),
             groups: vec![
                 ("QoS 0".into(), by(&|rt| r.loads(rt, 0, |l| l.rate))),
+                // The same runs until Mosquitto had read every message (see `readEnd`).
+                (
+                    "QoS 0 read".into(),
+                    by(&|rt| r.loads(rt, 0, |l| l.read_rate)),
+                ),
                 ("QoS 1".into(), by(&|rt| r.loads(rt, 1, |l| l.rate))),
             ],
             digits: 0,
