@@ -181,7 +181,8 @@ impl Machine {
 /// `ganglion` (its crates' functions, and generic ones over its types) means the file is stale:
 /// say so loudly, here and in the results (cross/build.sh counts the ARM layout the same way).
 /// A change to the code gives its functions new hashes, which the exact match does not find:
-/// those are counted too (`cross/symkey.py --drift`), as the idle RSS drifts up with them.
+/// those are counted too (`cross/symkey.py --drift`, also against the count the list's benchmark
+/// build had, cross/link-order.found), as the idle RSS drifts up with them.
 fn link_order(root: &Path, bin: &Path) -> String {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         return "not used on this target (x86_64 Linux only)".to_owned();
@@ -221,26 +222,39 @@ fn link_order(root: &Path, bin: &Path) -> String {
          benchmark builds) are in the binary measured, {found_own} of them naming a Ganglion crate or type"
     );
     match moved_functions(root, &defined) {
-        Some((moved, own)) if moved > 0 => {
+        Some((moved, own, gone)) if moved > 0 || gone.is_some_and(|g| g > 0) => {
             let text = format!(
                 "{text}; {moved} functions it lists ({own} of Ganglion's crates) have new names \
-                 since it was made and are outside the ordered region, so the idle RSS is higher \
-                 until `cross/link-order.sh` is run again"
+                 since it was made{}, and those are outside the ordered region, so the idle RSS \
+                 may be higher until `cross/link-order.sh` is run again",
+                gone.map_or(String::new(), |g| format!(
+                    ", and {g} of its names that the benchmark build it was made from defined \
+                     are gone (renamed or removed)"
+                ))
             );
             tracing::warn!("link order {text}");
             text
         }
-        Some(_) => format!("{text}; none of its functions has a newer name"),
+        Some((_, _, Some(_))) => format!(
+            "{text}; none of its functions has a newer name, and every name it had in the \
+             benchmark build it was made from is there"
+        ),
+        Some((_, _, None)) => format!(
+            "{text}; none of its functions has a newer name (cross/link-order.found missing: \
+             renamed copies of generic functions not checked)"
+        ),
         None => format!("{text}; not checked for newer names (python3 cross/symkey.py failed)"),
     }
 }
 
 /// `cross/symkey.py --drift`: how many functions cross/link-order.txt names only under names
-/// the binary no longer has while it has them under new ones (all, naming Ganglion).
+/// the binary no longer has while it has them under new ones (all, naming Ganglion), and how
+/// many of its names the benchmark build it was made from defined that this one lacks (`None`
+/// without cross/link-order.found).
 fn moved_functions(
     root: &Path,
     defined: &std::collections::HashSet<&str>,
-) -> Option<(usize, usize)> {
+) -> Option<(usize, usize, Option<usize>)> {
     use std::io::Write as _;
     let mut child = Command::new("python3")
         .arg(root.join("cross/symkey.py"))
@@ -261,7 +275,7 @@ fn moved_functions(
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut counts = text.split_whitespace().map(|n| n.parse::<usize>().ok());
-    Some((counts.next()??, counts.next()??))
+    Some((counts.next()??, counts.next()??, counts.next().flatten()))
 }
 
 /// Everything measured.
