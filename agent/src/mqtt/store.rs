@@ -48,7 +48,7 @@ const FLAG_PROPERTIES: u8 = 2;
 const ACK_BODY: usize = 1 + 8 + 4;
 /// A valid-looking record further ahead than this in sequence is treated as garbage.
 const MAX_SEQ_GAP: u64 = 1 << 32;
-/// Upper bound for `segment_bytes` (entry offsets are 32-bit).
+/// Upper bound for `segment_bytes` (entry offsets are 30-bit, see [`Entry`]).
 const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 const SEGMENT_EXT: &str = "seg";
 /// Persist buffered acks once this many separate runs are waiting.
@@ -295,14 +295,19 @@ enum State {
     Done,
 }
 
-/// One record's place in a segment file (12 bytes of memory per record).
+/// One record's place in a segment file, its state and QoS, packed into 8 bytes: the queue
+/// keeps one per record not yet compacted, so a backlog of a million messages (a broker away
+/// for a day, or slower than the readings) holds 8 MB of them (12 MB unpacked). The offset
+/// (< 2^30, [`MAX_SEGMENT_BYTES`]) carries the state in its top two bits, the record's length
+/// (< 2^29: header and [`MAX_RECORD_BODY`]) the QoS in its top two bits.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    offset: u32,
-    len: u32,
-    state: State,
-    qos: QoS,
+    offset_state: u32,
+    len_qos: u32,
 }
+
+/// The low 30 bits of both [`Entry`] words: offset and length.
+const ENTRY_VALUE: u32 = (1 << 30) - 1;
 
 #[derive(Debug)]
 struct Segment {
@@ -592,17 +597,17 @@ impl Store {
         for (first, count) in acks {
             for seq in first..first.saturating_add(u64::from(count)) {
                 if let Some(entry) = store.entry_mut(seq) {
-                    entry.state = State::Done;
+                    entry.set_state(State::Done);
                 }
             }
         }
         for segment in &mut store.segments {
             segment.live = 0;
             for entry in &segment.entries {
-                if entry.state == State::Pending {
+                if entry.state() == State::Pending {
                     segment.live += 1;
                     store.pending += 1;
-                    store.queued_bytes += u64::from(entry.len);
+                    store.queued_bytes += u64::from(entry.len());
                 }
             }
         }
@@ -641,6 +646,12 @@ impl Store {
         let mut valid_end = 0usize;
         let mut skipped_bytes = 0usize;
         while pos < buf.len() {
+            if pos as u64 >= MAX_SEGMENT_BYTES {
+                // Not a file this queue wrote (its segments end below this): what follows
+                // cannot be indexed, so it goes the way of a corrupt tail.
+                skipped_bytes += buf.len() - pos;
+                break;
+            }
             let expected = base + entries.len() as u64;
             let parsed = frame_at(&buf, pos).and_then(|(body, total)| {
                 let body = decode_body(body)?;
@@ -670,19 +681,9 @@ impl Store {
                         let lost = seq - expected;
                         warn!(path = %path.display(), lost, "MQTT queue: records lost to corruption");
                         self.corrupt += lost;
-                        entries.extend((0..lost).map(|_| Entry {
-                            offset: 0,
-                            len: 0,
-                            state: State::Done,
-                            qos: QoS::AtMostOnce,
-                        }));
+                        entries.extend((0..lost).map(|_| Entry::lost()));
                     }
-                    entries.push(Entry {
-                        offset: pos as u32,
-                        len: total as u32,
-                        state: State::Pending,
-                        qos,
-                    });
+                    entries.push(Entry::new(pos as u64, total as u64, State::Pending, qos));
                 }
                 Body::Ack { first, count } => acks.push((first, count)),
             }
@@ -727,7 +728,7 @@ impl Store {
         for segment in &self.segments {
             if segment.live > 0 {
                 for (i, entry) in segment.entries.iter().enumerate() {
-                    if entry.state != State::Done {
+                    if entry.state() != State::Done {
                         return segment.base + i as u64;
                     }
                 }
@@ -777,13 +778,13 @@ impl Store {
         let i = self.segment_index(seq)?;
         let segment = &mut self.segments[i];
         let entry = segment.entries.get_mut((seq - segment.base) as usize)?;
-        let was = entry.state;
+        let was = entry.state();
         if was == State::Done {
             return None;
         }
-        entry.state = State::Done;
+        entry.set_state(State::Done);
         segment.live -= 1;
-        self.queued_bytes -= u64::from(entry.len);
+        self.queued_bytes -= u64::from(entry.len());
         match was {
             State::Pending => self.pending -= 1,
             State::Inflight => self.inflight -= 1,
@@ -883,12 +884,9 @@ impl Store {
         self.scratch = buf;
         result?;
         if let Some(segment) = self.segments.back_mut() {
-            segment.entries.push(Entry {
-                offset: offset as u32,
-                len: size as u32,
-                state: State::Pending,
-                qos,
-            });
+            segment
+                .entries
+                .push(Entry::new(offset, size, State::Pending, qos));
             segment.live += 1;
         }
         if self.stage.active {
@@ -1007,10 +1005,10 @@ impl Store {
         let first = records.first().map_or(self.next_seq, |&(seq, _)| seq);
         for &(_, size) in records.iter().rev() {
             if let Some(entry) = segment.entries.pop() {
-                if entry.state != State::Done {
+                if entry.state() != State::Done {
                     segment.live -= 1;
                     self.queued_bytes -= size;
-                    match entry.state {
+                    match entry.state() {
                         State::Pending => self.pending -= 1,
                         State::Inflight => self.inflight -= 1,
                         State::Done => {}
@@ -1277,7 +1275,7 @@ impl Store {
                 continue;
             };
             let segment = &self.segments[i];
-            if segment.entries[(seq - segment.base) as usize].state == State::Pending {
+            if segment.entries[(seq - segment.base) as usize].state() == State::Pending {
                 return Some((i, seq));
             }
             self.cursor += 1;
@@ -1290,7 +1288,7 @@ impl Store {
     pub fn peek_next(&mut self) -> Option<(u64, QoS)> {
         let (i, seq) = self.seek_pending()?;
         let segment = &self.segments[i];
-        Some((seq, segment.entries[(seq - segment.base) as usize].qos))
+        Some((seq, segment.entries[(seq - segment.base) as usize].qos()))
     }
 
     /// Hands out the oldest pending record (now in flight), reading it back from disk.
@@ -1300,7 +1298,7 @@ impl Store {
             self.cursor = seq + 1;
             if let Some(record) = self.take_recent(seq) {
                 if let Some(entry) = self.entry_mut(seq) {
-                    entry.state = State::Inflight;
+                    entry.set_state(State::Inflight);
                 }
                 self.pending -= 1;
                 self.inflight += 1;
@@ -1310,7 +1308,7 @@ impl Store {
             match record {
                 Some(record) => {
                     if let Some(entry) = self.entry_mut(seq) {
-                        entry.state = State::Inflight;
+                        entry.set_state(State::Inflight);
                     }
                     self.pending -= 1;
                     self.inflight += 1;
@@ -1336,7 +1334,7 @@ impl Store {
     fn read_record(&self, i: usize, seq: u64) -> Result<Option<Record>, StoreError> {
         let segment = &self.segments[i];
         let entry = segment.entries[(seq - segment.base) as usize];
-        let (offset, len) = (u64::from(entry.offset), entry.len as usize);
+        let (offset, len) = (entry.offset(), entry.len() as usize);
         let mut window = self.read_ahead.borrow_mut();
         if window.get(segment.base, offset, len).is_none() {
             // This record and what follows it in the file, up to the segment's valid end (all
@@ -1395,7 +1393,7 @@ impl Store {
     pub fn topic_of(&self, seq: u64) -> Option<String> {
         let i = self.segment_index(seq)?;
         let segment = &self.segments[i];
-        if segment.entries.get((seq - segment.base) as usize)?.state == State::Done {
+        if segment.entries.get((seq - segment.base) as usize)?.state() == State::Done {
             return None;
         }
         self.read_record(i, seq).ok().flatten().map(|r| r.topic)
@@ -1418,8 +1416,8 @@ impl Store {
     /// Puts one in-flight record back to pending, to be handed out again in order.
     pub fn requeue(&mut self, seq: u64) -> bool {
         match self.entry_mut(seq) {
-            Some(entry) if entry.state == State::Inflight => {
-                entry.state = State::Pending;
+            Some(entry) if entry.state() == State::Inflight => {
+                entry.set_state(State::Pending);
                 self.inflight -= 1;
                 self.pending += 1;
                 self.cursor = self.cursor.min(seq);
@@ -1437,8 +1435,8 @@ impl Store {
                 break;
             }
             for entry in &mut segment.entries {
-                if entry.state == State::Inflight {
-                    entry.state = State::Pending;
+                if entry.state() == State::Inflight {
+                    entry.set_state(State::Pending);
                     moved += 1;
                 }
             }
@@ -1484,6 +1482,66 @@ impl Drop for Store {
         };
         if let Err(e) = result {
             warn!(error = %e, "MQTT queue: could not persist state on close");
+        }
+    }
+}
+
+// After every other impl block of this module: a new impl before them renumbers theirs (rustc
+// disambiguates impls by position), which renames their symbols out of cross/link-order.txt.
+impl Entry {
+    /// `offset` must be below [`MAX_SEGMENT_BYTES`] and `len` at most a whole record
+    /// (callers check both; see [`Store::load_segment`]).
+    fn new(offset: u64, len: u64, state: State, qos: QoS) -> Entry {
+        // Checked at compile time, inside this function: module-level `const _` items would
+        // renumber the anonymous items after them (and rename their symbols, see above).
+        const {
+            assert!(MAX_SEGMENT_BYTES <= ENTRY_VALUE as u64 + 1);
+            assert!(RECORD_HEADER + MAX_RECORD_BODY <= ENTRY_VALUE as u64);
+        }
+        debug_assert!(offset <= u64::from(ENTRY_VALUE) && len <= u64::from(ENTRY_VALUE));
+        let mut entry = Entry {
+            offset_state: offset as u32 & ENTRY_VALUE,
+            len_qos: (len as u32 & ENTRY_VALUE) | u32::from(qos.as_u8()) << 30,
+        };
+        entry.set_state(state);
+        entry
+    }
+
+    /// A record lost to corruption: nothing to read, never sent.
+    fn lost() -> Entry {
+        Entry::new(0, 0, State::Done, QoS::AtMostOnce)
+    }
+
+    fn offset(self) -> u64 {
+        u64::from(self.offset_state & ENTRY_VALUE)
+    }
+
+    fn len(self) -> u32 {
+        self.len_qos & ENTRY_VALUE
+    }
+
+    fn state(self) -> State {
+        match self.offset_state >> 30 {
+            0 => State::Pending,
+            1 => State::Inflight,
+            _ => State::Done,
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        let bits = match state {
+            State::Pending => 0,
+            State::Inflight => 1,
+            State::Done => 2,
+        };
+        self.offset_state = (self.offset_state & ENTRY_VALUE) | bits << 30;
+    }
+
+    fn qos(self) -> QoS {
+        match self.len_qos >> 30 {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
         }
     }
 }
@@ -1539,6 +1597,34 @@ mod tests {
                 )
                 .expect("append");
         }
+    }
+
+    #[test]
+    fn entries_pack_offset_length_state_and_qos_into_8_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
+        let big_offset = MAX_SEGMENT_BYTES - 1;
+        let big_len = RECORD_HEADER + MAX_RECORD_BODY;
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            for state in [State::Pending, State::Inflight, State::Done] {
+                for (offset, len) in [(0, 0), (1, 9), (big_offset, big_len)] {
+                    let mut e = Entry::new(offset, len, state, qos);
+                    assert_eq!(
+                        (e.offset(), u64::from(e.len()), e.state(), e.qos()),
+                        (offset, len, state, qos)
+                    );
+                    // A state change leaves the rest as it was.
+                    for next in [State::Done, State::Pending, State::Inflight] {
+                        e.set_state(next);
+                        assert_eq!(
+                            (e.offset(), u64::from(e.len()), e.state(), e.qos()),
+                            (offset, len, next, qos)
+                        );
+                    }
+                }
+            }
+        }
+        let lost = Entry::lost();
+        assert_eq!((lost.len(), lost.state()), (0, State::Done));
     }
 
     #[test]
