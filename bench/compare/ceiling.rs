@@ -196,7 +196,8 @@ async fn load(opts: &Value, client: AsyncClient, eventloop: &mut rumqttc::EventL
         }),
     );
     if qos == QoS::AtMostOnce {
-        end.publish(format!("bench/end/{run}"), QoS::AtLeastOnce, false, "end")
+        let (topic, payload) = workload::read_end(run);
+        end.publish(topic, QoS::AtLeastOnce, false, payload)
             .await
             .expect("ceiling: publish");
         wait_for(eventloop, |p| matches!(p, Packet::PubAck(_))).await;

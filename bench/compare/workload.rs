@@ -135,6 +135,12 @@ pub fn messages_for(n: u64) -> u64 {
     n - n / 10
 }
 
+/// The end marker of a QoS 0 run (`readEnd` in common.mjs): topic and payload of the QoS 1
+/// message whose PUBACK says the broker has read the whole run.
+pub fn read_end(run: &str) -> (String, &'static str) {
+    (format!("bench/end/{run}"), "end")
+}
+
 /// The edge handler's payload (`makeEdgeHandler`).
 pub fn edge_payload(seq: u64, edge_ns: u64, js_ns: u64) -> String {
     format!("{{\"seq\":{seq},\"edge\":{edge_ns},\"js\":{js_ns}}}")
