@@ -6,7 +6,8 @@ ARM builds by it.
 As a command (cross/link.sh): `symkey.py LIST < names` prints those of the names on stdin (`nm -j`
 output) whose key is a key of a name in LIST, in LIST's order, each once. `symkey.py --drift LIST
 < names` (bench/compare's report) counts the functions LIST knows only under older names, and
-how many of its names the build lost since LIST was made (see `drift`).
+how many of its names the build lost since LIST was made (see `drift_counts`; its examples run
+as doctests in cross/ci.sh).
 
 Known limit: legacy Rust names carry no generic arguments, so without the hash every copy of a
 generic function has the same key, and all of them are placed where the one that ran is ranked.
@@ -51,36 +52,55 @@ def found_path(list_path):
     return re.sub(r"\.txt$", "", list_path) + ".found"
 
 
-def drift(list_path):
-    """How far the build on stdin (`nm` names) has moved from LIST. Prints "<moved> <moved naming
-    ganglion> <gone>":
-    - moved: functions LIST names only under names the build no longer has, while it has the
-      function under a new name (same key): code changed since LIST was made, and an exact match
-      (the x86_64 opt-level 3 builds, agent/build.rs) leaves those out of the ordered region;
-    - gone: how many fewer of LIST's names the build defines than the benchmark build LIST was
-      made from did (its `.found` file; "-" without one). This also sees what `moved` cannot: a
-      renamed copy of a generic function whose other copies keep their names (they share a key).
-      Meant for the benchmark build (`cargo bench` makes target/release/ganglion); a release build
-      has other hashes."""
+def drift_counts(listed_names, present_names, found=None):
+    """How far a build (`present_names`, its `nm` names) has moved from a link-order list
+    (`listed_names`): (moved, moved naming ganglion, gone).
+    - moved: functions the list names only under names the build no longer has, while it has
+      the function under a new name (same key): code changed since the list was made, and an
+      exact match (the x86_64 opt-level 3 builds, agent/build.rs) leaves those out of the
+      ordered region;
+    - gone: how many fewer of the list's names the build defines than `found`, the count of the
+      benchmark build the list was made from (None without one). This also sees what `moved`
+      cannot: a renamed copy of a generic function whose other copies keep their names (they
+      share a key).
+
+    >>> listed = ["_ZN8ganglion3foo17h0000000000000001E",
+    ...           "_ZN5alloc3vec4push17h00000000000000a1E", "_ZN5alloc3vec4push17h00000000000000a2E"]
+    >>> drift_counts(listed, listed, found=3)
+    (0, 0, 0)
+    >>> drift_counts(listed, ["_ZN8ganglion3foo17h0000000000000009E"] + listed[1:], found=3)
+    (1, 1, 1)
+    >>> drift_counts(listed, listed[:2] + ["_ZN5alloc3vec4push17h00000000000000a9E"], found=3)
+    (0, 0, 1)
+    >>> drift_counts(listed, listed[:2])
+    (0, 0, None)
+    """
     listed, names_listed = {}, set()
-    with open(list_path, errors="replace") as names:
-        for line in names:
-            if line.strip():
-                listed.setdefault(key(line.strip()), set()).add(line.strip())
-                names_listed.add(line.strip())
-    present, present_keys = set(), set()
-    for line in sys.stdin:
-        name = line.strip()
-        if name and not name.endswith(":"):
-            present.add(name)
-            present_keys.add(key(name))
+    for name in listed_names:
+        listed.setdefault(key(name), set()).add(name)
+        names_listed.add(name)
+    present = set(present_names)
+    present_keys = {key(name) for name in present}
     moved = [k for k, names in listed.items() if k in present_keys and not names & present]
+    gone = None if found is None else max(0, found - len(names_listed & present))
+    return len(moved), sum(1 for k in moved if "ganglion" in k), gone
+
+
+def drift(list_path):
+    """`drift_counts` of LIST against the `nm` names on stdin, with the count in LIST's `.found`
+    file. Prints "<moved> <moved naming ganglion> <gone>" ("-" for gone without that file). Meant
+    for the benchmark build (`cargo bench` makes target/release/ganglion); a release build has
+    other hashes."""
+    with open(list_path, errors="replace") as names:
+        listed = [line.strip() for line in names if line.strip()]
+    present = [line.strip() for line in sys.stdin if line.strip() and not line.strip().endswith(":")]
     try:
         with open(found_path(list_path)) as f:
-            gone = str(max(0, int(f.read().split()[0]) - len(names_listed & present)))
+            found = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
-        gone = "-"
-    print(len(moved), sum(1 for k in moved if "ganglion" in k), gone)
+        found = None
+    moved, own, gone = drift_counts(listed, present, found)
+    print(moved, own, "-" if gone is None else gone)
 
 
 if __name__ == "__main__":
