@@ -223,14 +223,24 @@ fn link_order(root: &Path, bin: &Path) -> String {
     );
     match moved_functions(root, &defined) {
         Some((moved, own, gone)) if moved > 0 || gone.is_some_and(|g| g > 0) => {
+            // Only the counts that found something are named.
+            let mut found = Vec::new();
+            if moved > 0 {
+                found.push(format!(
+                    "{moved} functions it lists ({own} of Ganglion's crates) have new names since \
+                     it was made"
+                ));
+            }
+            if let Some(g) = gone.filter(|&g| g > 0) {
+                found.push(format!(
+                    "{g} of the names the benchmark build it was made from defined are gone \
+                     (renamed or removed)"
+                ));
+            }
             let text = format!(
-                "{text}; {moved} functions it lists ({own} of Ganglion's crates) have new names \
-                 since it was made{}, and those are outside the ordered region, so the idle RSS \
-                 may be higher until `cross/link-order.sh` is run again",
-                gone.map_or(String::new(), |g| format!(
-                    ", and {g} of its names that the benchmark build it was made from defined \
-                     are gone (renamed or removed)"
-                ))
+                "{text}; {}: those functions are outside the ordered region, so the idle RSS may \
+                 be higher until `cross/link-order.sh` is run again",
+                found.join(", and ")
             );
             tracing::warn!("link order {text}");
             text
