@@ -1481,13 +1481,14 @@ impl Worker {
         let qos2_window = self.max_inflight_qos2.min(window);
         let mut now_ms = None;
         while self.tracker.window < window {
-            match self.store.peek_next() {
-                None => break,
-                // In order: a QoS 2 record at the head waits for a QoS 2 slot.
-                Some((_, QoS::ExactlyOnce)) if self.tracker.qos2 >= qos2_window => break,
-                Some(_) => {}
-            }
-            let record = match self.store.next_to_send() {
+            // In order: a QoS 2 record at the head waits for a QoS 2 slot.
+            let record = match self.store.peek_next() {
+                Ok(None) => break,
+                Ok(Some((_, QoS::ExactlyOnce))) if self.tracker.qos2 >= qos2_window => break,
+                Ok(Some(_)) => self.store.next_to_send(),
+                Err(e) => Err(e),
+            };
+            let record = match record {
                 Ok(Some(record)) => record,
                 Ok(None) => break,
                 Err(e) => {

@@ -317,14 +317,30 @@ struct Segment {
     file: File,
     /// Bytes of valid data (append position for the active segment).
     size: u64,
+    /// Empty while the segment is cold (see `cold`).
     entries: Vec<Entry>,
     /// Entries not done.
     live: usize,
+    /// Set while the segment's entries are released ([`Store::cool`]).
+    cold: Option<Cold>,
+}
+
+/// What a cold segment keeps of its entries: every one of its records waits to be sent, and
+/// nothing but their number and bytes is needed until the sender reaches it, when the entries
+/// are read back from the file ([`Store::warm`]). A backlog (a broker away for hours, or
+/// slower than the readings) then costs memory for the segments being sent and written only,
+/// not 8 bytes per waiting message.
+#[derive(Debug, Clone, Copy)]
+struct Cold {
+    /// Records in the segment (all pending).
+    count: u64,
+    /// Their bytes with framing (counted in the queued bytes).
+    bytes: u64,
 }
 
 impl Segment {
     fn end_seq(&self) -> u64 {
-        self.base + self.entries.len() as u64
+        self.base + self.cold.map_or(self.entries.len() as u64, |c| c.count)
     }
 }
 
@@ -613,6 +629,9 @@ impl Store {
         }
         store.cursor = store.first_live_seq();
         store.compact()?;
+        for i in 0..store.segments.len().saturating_sub(1) {
+            store.cool(i);
+        }
         if store.segments.is_empty() {
             store.new_segment()?;
             // Here, not in a later sync job: an agent that never publishes never needs the
@@ -709,6 +728,7 @@ impl Store {
             size: if is_last { valid_end } else { buf.len() } as u64,
             entries,
             live: 0,
+            cold: None,
         })
     }
 
@@ -726,6 +746,9 @@ impl Store {
 
     fn first_live_seq(&self) -> u64 {
         for segment in &self.segments {
+            if segment.cold.is_some() {
+                return segment.base;
+            }
             if segment.live > 0 {
                 for (i, entry) in segment.entries.iter().enumerate() {
                     if entry.state() != State::Done {
@@ -757,6 +780,7 @@ impl Store {
             size: 0,
             entries: Vec::new(),
             live: 0,
+            cold: None,
         });
         Ok(())
     }
@@ -773,9 +797,135 @@ impl Store {
         Ok(())
     }
 
+    /// Releases the entries of segment `i` ([`Cold`]) when every record in it is pending and
+    /// the sender has not reached it: a closed segment behind a backlog. Its bytes must all be
+    /// in the file (no staged write).
+    fn cool(&mut self, i: usize) {
+        let cursor = self.cursor;
+        let Some(segment) = self.segments.get_mut(i) else {
+            return;
+        };
+        if segment.cold.is_some()
+            || segment.entries.is_empty()
+            || cursor >= segment.base
+            || segment.live != segment.entries.len()
+            || segment.entries.iter().any(|e| e.state() != State::Pending)
+        {
+            return;
+        }
+        let bytes = segment.entries.iter().map(|e| u64::from(e.len())).sum();
+        segment.cold = Some(Cold {
+            count: segment.entries.len() as u64,
+            bytes,
+        });
+        segment.entries = Vec::new();
+    }
+
+    /// Reads the entries of segment `i` back from its file if it is cold. A record that no
+    /// longer passes its CRC (the disk changed it) is counted as corrupt, as on open.
+    fn warm(&mut self, i: usize) -> Result<(), StoreError> {
+        let Some(cold) = self.segments.get(i).and_then(|s| s.cold) else {
+            return Ok(());
+        };
+        let base = self.segments[i].base;
+        let mut entries = match self.scan_entries(i)? {
+            Some(entries) => entries,
+            None => {
+                // Not as written: the scan of `open`, which resynchronises past damage.
+                let corrupt = self.corrupt;
+                let loaded = self.load_segment(base, false, &mut Vec::new())?;
+                self.corrupt = corrupt;
+                // A file cut short is read up to its new end from now on.
+                let segment = &mut self.segments[i];
+                segment.size = segment.size.min(loaded.size);
+                self.read_ahead.get_mut().forget();
+                loaded.entries
+            }
+        };
+        let count = usize::try_from(cold.count).unwrap_or(usize::MAX);
+        entries.truncate(count);
+        entries.resize(count, Entry::lost());
+        let (found, bytes) = entries
+            .iter()
+            .filter(|e| e.state() == State::Pending)
+            .fold((0, 0), |(n, b), e| (n + 1, b + u64::from(e.len())));
+        let lost = count - found;
+        let segment = &mut self.segments[i];
+        if lost > 0 {
+            warn!(
+                path = %segment.path.display(),
+                lost,
+                "MQTT queue: records lost to corruption (found reading a segment back)"
+            );
+        }
+        segment.entries = entries;
+        segment.cold = None;
+        segment.live -= lost;
+        self.pending -= lost as u64;
+        self.corrupt += lost as u64;
+        self.queued_bytes = self.queued_bytes.saturating_sub(cold.bytes) + bytes;
+        Ok(())
+    }
+
+    /// The entries of segment `i` as its file holds them, read in [`READ_AHEAD`] pieces; `None`
+    /// at the first record that is not a valid record in sequence (for `load_segment`).
+    fn scan_entries(&self, i: usize) -> Result<Option<Vec<Entry>>, StoreError> {
+        let segment = &self.segments[i];
+        let size = usize::try_from(segment.size).unwrap_or(usize::MAX);
+        let mut entries = Vec::new();
+        let (mut buf, mut start) = (Vec::new(), 0usize);
+        let mut pos = 0usize;
+        while pos < size {
+            // Record `pos` needs its header, then its body, in `buf` (file bytes from `start`).
+            let mut need = RECORD_HEADER as usize;
+            loop {
+                if pos + need > size {
+                    return Ok(None);
+                }
+                if pos + need > start + buf.len() {
+                    let want = need.max(READ_AHEAD).min(size - pos);
+                    buf.resize(want, 0);
+                    match segment.file.read_exact_at(&mut buf, pos as u64) {
+                        Ok(()) => {}
+                        // Shorter than written: cut by something else, damage as any other.
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                        Err(e) => return Err(io_err("read", &segment.path)(e)),
+                    }
+                    start = pos;
+                }
+                if need > RECORD_HEADER as usize {
+                    break;
+                }
+                match le_u32(&buf[pos - start..]) {
+                    Some(len) if len > 0 && u64::from(len) <= MAX_RECORD_BODY => {
+                        need += len as usize;
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            let expected = segment.base + entries.len() as u64;
+            match frame_at(&buf, pos - start)
+                .and_then(|(body, total)| Some((decode_body(body)?, total)))
+            {
+                Some((Body::Data { seq, qos, .. }, total)) if seq == expected => {
+                    entries.push(Entry::new(pos as u64, total as u64, State::Pending, qos));
+                }
+                Some((Body::Ack { .. }, _)) => {}
+                _ => return Ok(None),
+            }
+            pos += need;
+        }
+        Ok(Some(entries))
+    }
+
     /// Marks `seq` done (without counting it as acked) and remembers to persist that.
     fn finish(&mut self, seq: u64) -> Option<State> {
         let i = self.segment_index(seq)?;
+        if let Err(e) = self.warm(i) {
+            // The callers warm what they finish first and report this error there.
+            warn!(error = %e, seq, "MQTT queue: record not finished");
+            return None;
+        }
         let segment = &mut self.segments[i];
         let entry = segment.entries.get_mut((seq - segment.base) as usize)?;
         let was = entry.state();
@@ -847,6 +997,9 @@ impl Store {
                 FullPolicy::DropOldest => {
                     let mut seq = self.first_live_seq();
                     while self.queued_bytes + size > self.opts.cap_bytes && seq < self.next_seq {
+                        if let Some(i) = self.segment_index(seq) {
+                            self.warm(i)?;
+                        }
                         if self.finish(seq).is_some() {
                             dropped += 1;
                         }
@@ -877,6 +1030,8 @@ impl Store {
             }
             self.flush_stage()?;
             self.new_segment()?;
+            // Everything the closed segment holds is on disk now (the stage is flushed).
+            self.cool(self.segments.len().saturating_sub(2));
         }
         let offset = self.segments.back().map_or(0, |s| s.size) + buf.len() as u64;
         encode_data(&mut buf, seq, topic, payload, (qos, retain), ext);
@@ -920,6 +1075,7 @@ impl Store {
         while self.segments.len() > 1
             && self.segments.iter().map(|s| s.size).sum::<u64>() > self.disk_budget()
         {
+            self.warm(0)?;
             let (base, end) = (self.segments[0].base, self.segments[0].end_seq());
             let mut here = 0;
             for seq in base..end {
@@ -1261,8 +1417,9 @@ impl Store {
         }
     }
 
-    /// Moves the cursor to the oldest pending record: (segment index, seq).
-    fn seek_pending(&mut self) -> Option<(usize, u64)> {
+    /// Moves the cursor to the oldest pending record: (segment index, seq). Its segment is
+    /// warm afterwards ([`Store::warm`]).
+    fn seek_pending(&mut self) -> Result<Option<(usize, u64)>, StoreError> {
         while self.pending > 0 && self.cursor < self.next_seq {
             let seq = self.cursor;
             let Some(i) = self.segment_index(seq) else {
@@ -1274,27 +1431,34 @@ impl Store {
                 };
                 continue;
             };
+            self.warm(i)?;
             let segment = &self.segments[i];
             if segment.entries[(seq - segment.base) as usize].state() == State::Pending {
-                return Some((i, seq));
+                return Ok(Some((i, seq)));
             }
             self.cursor += 1;
         }
-        None
+        Ok(None)
     }
 
     /// Sequence number and QoS of the record `next_to_send` would hand out, without reading
-    /// it (lets the caller apply per-QoS limits while keeping the order).
-    pub fn peek_next(&mut self) -> Option<(u64, QoS)> {
-        let (i, seq) = self.seek_pending()?;
+    /// it (lets the caller apply per-QoS limits while keeping the order). Fails when a cold
+    /// segment cannot be read back ([`Store::warm`]).
+    pub fn peek_next(&mut self) -> Result<Option<(u64, QoS)>, StoreError> {
+        let Some((i, seq)) = self.seek_pending()? else {
+            return Ok(None);
+        };
         let segment = &self.segments[i];
-        Some((seq, segment.entries[(seq - segment.base) as usize].qos()))
+        Ok(Some((
+            seq,
+            segment.entries[(seq - segment.base) as usize].qos(),
+        )))
     }
 
     /// Hands out the oldest pending record (now in flight), reading it back from disk.
     /// Records that fail their CRC on the way back are counted as corrupt and skipped.
     pub fn next_to_send(&mut self) -> Result<Option<Record>, StoreError> {
-        while let Some((i, seq)) = self.seek_pending() {
+        while let Some((i, seq)) = self.seek_pending()? {
             self.cursor = seq + 1;
             if let Some(record) = self.take_recent(seq) {
                 if let Some(entry) = self.entry_mut(seq) {
@@ -1389,7 +1553,7 @@ impl Store {
     }
 
     /// The topic of record `seq` while it is not done (read back from disk), e.g. to name it
-    /// when the broker refuses it.
+    /// when the broker refuses it. `None` too while its segment is cold (never in flight).
     pub fn topic_of(&self, seq: u64) -> Option<String> {
         let i = self.segment_index(seq)?;
         let segment = &self.segments[i];
@@ -1762,24 +1926,24 @@ mod tests {
         let now = Instant::now();
         let mut s =
             Store::open(dir.path(), opts(1 << 20, FullPolicy::RejectNew), now).expect("open");
-        assert_eq!(s.peek_next(), None);
+        assert_eq!(s.peek_next().expect("peek"), None);
         s.append("a", b"1", QoS::ExactlyOnce, false, now)
             .expect("append");
         s.append("a", b"2", QoS::AtMostOnce, false, now)
             .expect("append");
-        assert_eq!(s.peek_next(), Some((1, QoS::ExactlyOnce)));
+        assert_eq!(s.peek_next().expect("peek"), Some((1, QoS::ExactlyOnce)));
         assert_eq!(
-            s.peek_next(),
+            s.peek_next().expect("peek"),
             Some((1, QoS::ExactlyOnce)),
             "peek does not consume"
         );
         assert_eq!(s.next_to_send().expect("read").map(|r| r.seq), Some(1));
-        assert_eq!(s.peek_next(), Some((2, QoS::AtMostOnce)));
+        assert_eq!(s.peek_next().expect("peek"), Some((2, QoS::AtMostOnce)));
         drop(s);
         let mut s =
             Store::open(dir.path(), opts(1 << 20, FullPolicy::RejectNew), now).expect("reopen");
         assert_eq!(
-            s.peek_next(),
+            s.peek_next().expect("peek"),
             Some((1, QoS::ExactlyOnce)),
             "QoS known after a restart"
         );
@@ -2784,5 +2948,135 @@ mod tests {
             (back[0].payload.as_slice(), back[1].payload.as_slice()),
             (&b"old1"[..], &b"ok"[..])
         );
+    }
+
+    /// Segments whose entries are released, and entries held by all segments.
+    fn cold_and_held(s: &Store) -> (usize, usize) {
+        let cold = s.segments.iter().filter(|g| g.cold.is_some()).count();
+        (cold, s.segments.iter().map(|g| g.entries.len()).sum())
+    }
+
+    /// 200 records of 29 bytes in segments of 1024 bytes: 35 per segment, six segments.
+    fn backlog(dir: &Path, cap: u64, on_full: FullPolicy) -> Store {
+        let mut s = Store::open(dir, opts(cap, on_full), Instant::now()).expect("open");
+        fill(&mut s, 200, QoS::AtLeastOnce);
+        assert_eq!(rec_size("t/x", b"m0000"), 29);
+        s
+    }
+
+    fn payloads(records: &[Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_backlog_keeps_entries_only_where_records_are_sent_and_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
+        // Segments 2-5 wait behind the one the sender starts in; the active one is written.
+        assert_eq!(s.segments.len(), 6);
+        assert_eq!(cold_and_held(&s), (4, 35 + 25));
+        assert_eq!((s.stats().queued, s.stats().queued_bytes), (200, 200 * 29));
+        let first = s.next_to_send().expect("read").expect("record");
+        assert_eq!((first.seq, cold_and_held(&s)), (1, (4, 60)));
+        let mut all = vec![first];
+        all.extend(drain(&mut s));
+        assert_eq!(seqs(&all), (1..=200).collect::<Vec<_>>());
+        let expected: Vec<String> = (0..200).map(|i| format!("m{i:04}")).collect();
+        assert_eq!(payloads(&all), expected);
+        assert_eq!(cold_and_held(&s).0, 0);
+        for seq in 1..=200 {
+            assert!(s.ack(seq).expect("ack"));
+        }
+        let st = s.stats();
+        assert_eq!(
+            (st.queued, st.inflight, st.queued_bytes, st.corrupt),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(s.segments.len(), 1);
+    }
+
+    #[test]
+    fn drop_oldest_reaches_into_cold_segments_exactly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // Room for 150 records: the sender has none out, so 50 are dropped from its segment
+        // and the next (cold) one.
+        let mut s = backlog(dir.path(), 150 * 29, FullPolicy::DropOldest);
+        let st = s.stats();
+        assert_eq!(
+            (st.dropped, st.queued, st.queued_bytes),
+            (50, 150, 150 * 29)
+        );
+        let back = drain(&mut s);
+        assert_eq!(seqs(&back), (51..=200).collect::<Vec<_>>());
+        assert_eq!(payloads(&back)[0], "m0050");
+        assert_eq!(s.stats().inflight, 150);
+    }
+
+    #[test]
+    fn a_record_damaged_in_a_cold_segment_is_counted_and_the_rest_are_sent() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
+        // Record 80 is the 10th of the third segment (cold): flip a payload byte.
+        let path = segment_files(dir.path())[2].clone();
+        assert!(s.segments[2].cold.is_some());
+        let mut bytes = fs::read(&path).expect("read");
+        bytes[9 * 29 + 27] ^= 1;
+        fs::write(&path, &bytes).expect("write");
+        let back = drain(&mut s);
+        let mut expected: Vec<u64> = (1..=200).collect();
+        expected.retain(|&seq| seq != 80);
+        assert_eq!(seqs(&back), expected);
+        let st = s.stats();
+        assert_eq!((st.corrupt, st.queued, st.inflight), (1, 0, 199));
+        for seq in expected {
+            assert!(s.ack(seq).expect("ack"));
+        }
+        assert_eq!(s.stats().queued_bytes, 0);
+    }
+
+    #[test]
+    fn a_cold_segment_cut_short_loses_only_its_tail() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
+        // The second segment (records 36-70) keeps 10 records and half of the 11th.
+        let path = segment_files(dir.path())[1].clone();
+        let file = OpenOptions::new().write(true).open(&path).expect("open");
+        file.set_len(10 * 29 + 14).expect("truncate");
+        let back = drain(&mut s);
+        let expected: Vec<u64> = (1..=45).chain(71..=200).collect();
+        assert_eq!(seqs(&back), expected);
+        let st = s.stats();
+        assert_eq!((st.corrupt, st.queued, st.inflight), (25, 0, 175));
+        assert_eq!(st.queued_bytes, 175 * 29);
+    }
+
+    #[test]
+    fn a_reopened_backlog_is_cold_behind_the_sender_and_sent_in_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
+        for _ in 0..40 {
+            let r = s.next_to_send().expect("read").expect("record");
+            assert!(s.ack(r.seq).expect("ack"));
+        }
+        s.sync(Instant::now()).expect("sync");
+        drop(s);
+        let mut s = Store::open(
+            dir.path(),
+            opts(1 << 20, FullPolicy::RejectNew),
+            Instant::now(),
+        )
+        .expect("reopen");
+        // The first segment is gone, the sender is in the second; third to fifth are cold.
+        assert_eq!(cold_and_held(&s), (3, 35 + 25));
+        assert_eq!(s.stats().queued_bytes, 160 * 29);
+        // A reconnect puts everything in flight back; the order holds across cold segments.
+        for _ in 0..50 {
+            s.next_to_send().expect("read").expect("record");
+        }
+        assert_eq!(s.requeue_all(), 50);
+        assert_eq!(seqs(&drain(&mut s)), (41..=200).collect::<Vec<_>>());
     }
 }
