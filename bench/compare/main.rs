@@ -346,6 +346,10 @@ impl Drop for Control {
     }
 }
 
+/// The broker's count of waits (its thread blocked: in epoll_wait with nothing to read) in
+/// /proc/<pid>/status. Each costs it a sleep and a wake-up on top of the message's work.
+const WAITS: &str = "voluntary_ctxt_switches:";
+
 /// One throughput run: fresh process, idle RSS after connect, 'go', events/s, peak RSS, and
 /// how busy the broker was meanwhile.
 fn load_run(
@@ -366,6 +370,7 @@ fn load_run(
     let idle_anon_kb = p.status_kb("RssAnon:");
     let (user0, sys0) = p.cpu_seconds();
     let (broker0, since) = (procs::cpu_seconds(broker.pid()), Instant::now());
+    let waits0 = procs::status_kb(broker.pid(), WAITS);
     ctl.go(&run_id);
     let done = p.wait_event("done", LIMIT);
     let (user1, sys1) = p.cpu_seconds();
@@ -379,6 +384,7 @@ fn load_run(
     } else {
         (done["ms"].as_f64(), broker1)
     };
+    let waits = procs::status_kb(broker.pid(), WAITS).saturating_sub(waits0);
     p.stop();
     let ms = done["ms"].as_f64().expect("done.ms");
     let accepted = done["acceptedMs"].as_f64().unwrap_or(ms);
@@ -386,6 +392,7 @@ fn load_run(
     LoadRun {
         read_rate: read_ms.map_or(0.0, |ms| events as f64 / (ms / 1000.0)),
         broker_us: (broker_read.0 + broker_read.1 - broker0.0 - broker0.1) * 1e6 / messages,
+        broker_waits: waits as f64 * 1000.0 / messages,
         rate: events as f64 / (ms / 1000.0),
         accept_rate: events as f64 / (accepted / 1000.0),
         idle_kb,

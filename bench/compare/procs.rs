@@ -296,7 +296,8 @@ fn clock_ticks() -> f64 {
     })
 }
 
-/// A `kB` field of /proc/<pid>/status; 0 if unreadable.
+/// A `kB` field (or a count, such as `voluntary_ctxt_switches:`) of /proc/<pid>/status; 0 if
+/// unreadable.
 pub fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()

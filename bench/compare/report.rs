@@ -22,6 +22,9 @@ pub struct LoadRun {
     /// The broker's CPU time (user + kernel) from 'go' until it had read every message, µs per
     /// message: what one message costs Mosquitto, whoever sends it.
     pub broker_us: f64,
+    /// Times the broker's thread waited for input (voluntary context switches) over the same
+    /// span, per 1000 messages: near 0 when messages arrive faster than it reads them.
+    pub broker_waits: f64,
     /// VmRSS 1 s after connect, before the load, in kB.
     pub idle_kb: u64,
     /// RssAnon at the same moment (RSS without file-backed pages such as code), in kB.
@@ -600,6 +603,19 @@ pub fn markdown(r: &Results) -> String {
             ),
             [cost(g), cost(n), cost(c)],
             (2, " µs"),
+            2,
+        );
+    }
+    for qos in [0u8, 1] {
+        let waits = |rt| r.loads(rt, qos, |l| l.broker_waits);
+        plain_row(
+            &mut s,
+            &format!(
+                "… Mosquitto waits for input per 1000 messages, QoS {qos} (voluntary context \
+                 switches; each costs it a sleep and a wake-up)"
+            ),
+            [waits(g), waits(n), waits(c)],
+            (1, ""),
             2,
         );
     }
