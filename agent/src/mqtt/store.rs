@@ -16,6 +16,11 @@
 //! once all their records are done (compaction). A torn or corrupt record (power cut) is found by
 //! its CRC; it is skipped with a warning and the scan resynchronises on the next valid record.
 //!
+//! In memory the store keeps an 8-byte entry per record (its place in the file, state and QoS)
+//! only for the segments being sent and written. A closed segment behind a backlog, every record
+//! of it waiting, is cold: it keeps only its record count and bytes, and its entries are read
+//! back from the file when the sender reaches it (a record damaged meanwhile counts as corrupt).
+//!
 //! The byte cap bounds the *queued* bytes (records not yet done, counted with their 8-byte
 //! header); on full, `drop-oldest` drops the oldest queued records one by one until the new one
 //! fits, `reject-new` refuses the new one. Both are counted exactly. Acks are persisted lazily
