@@ -259,6 +259,9 @@ struct Stage {
     /// Tests: the next staged write fails as if the disk did.
     #[cfg(test)]
     fail_nth: u32,
+    /// Tests: reading a cold segment back fails as if the disk did.
+    #[cfg(test)]
+    fail_reads: bool,
 }
 
 /// Result of a successful append.
@@ -876,6 +879,11 @@ impl Store {
     /// at the first record that is not a valid record in sequence (for `load_segment`).
     fn scan_entries(&self, i: usize) -> Result<Option<Vec<Entry>>, StoreError> {
         let segment = &self.segments[i];
+        #[cfg(test)]
+        if self.stage.fail_reads {
+            let e = io::Error::other("test: disk failure");
+            return Err(io_err("read", &segment.path)(e));
+        }
         let size = usize::try_from(segment.size).unwrap_or(usize::MAX);
         let mut entries = Vec::new();
         let (mut buf, mut start) = (Vec::new(), 0usize);
@@ -1001,17 +1009,25 @@ impl Store {
                 }
                 FullPolicy::DropOldest => {
                     let mut seq = self.first_live_seq();
+                    let mut unreadable = None;
                     while self.queued_bytes + size > self.opts.cap_bytes && seq < self.next_seq {
                         if let Some(i) = self.segment_index(seq) {
-                            self.warm(i)?;
+                            if let Err(e) = self.warm(i) {
+                                unreadable = Some(e);
+                                break;
+                            }
                         }
                         if self.finish(seq).is_some() {
                             dropped += 1;
                         }
                         seq += 1;
                     }
+                    // Counted also when a cold segment could not be read back to go on.
                     self.dropped += dropped;
                     warn!(dropped, "MQTT queue full: dropped the oldest messages");
+                    if let Some(e) = unreadable {
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -1093,11 +1109,12 @@ impl Store {
                 budget = self.disk_budget(),
                 "MQTT queue files over budget (a message is never acknowledged?): dropped the oldest segment's messages"
             );
+            // Counted at once: a failure below (or of the next segment's read-back) returns early.
             dropped += here;
+            self.dropped += here;
             self.flush_acks()?;
             self.compact()?;
         }
-        self.dropped += dropped;
         if self.cursor < self.segments.front().map_or(self.next_seq, |s| s.base) {
             self.cursor = self.first_live_seq();
         }
@@ -1728,6 +1745,11 @@ mod tests {
         }
     }
 
+    /// A store in `dir` with a 1 MiB cap that rejects new records when full.
+    fn open_plain(dir: &Path) -> Store {
+        Store::open(dir, opts(1 << 20, FullPolicy::RejectNew), Instant::now()).expect("open")
+    }
+
     /// Size with framing of a record with `topic` and `payload`.
     fn rec_size(topic: &str, payload: &[u8]) -> u64 {
         RECORD_HEADER + (DATA_FIXED + topic.len() + payload.len()) as u64
@@ -1844,12 +1866,7 @@ mod tests {
     fn restart_replays_unacked_in_order() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             fill(&mut s, 100, QoS::AtLeastOnce);
             let out = drain(&mut s);
             assert_eq!(out.len(), 100);
@@ -1858,12 +1875,7 @@ mod tests {
             }
             // Dropped without an explicit sync: acks are persisted by Drop.
         }
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         let st = s.stats();
         assert_eq!((st.queued, st.inflight, st.next_seq), (94, 0, 101));
         let out = drain(&mut s);
@@ -1882,36 +1894,21 @@ mod tests {
         // Simulates a crash: acks still buffered in memory are lost (mem::forget skips Drop),
         // so already-acked records come back (duplicates), but nothing is lost.
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         fill(&mut s, 10, QoS::AtLeastOnce);
         drain(&mut s);
         s.ack(1).expect("ack");
         s.tick(Instant::now()).expect("tick"); // ack of 1 persisted
         s.ack(2).expect("ack"); // not persisted
         std::mem::forget(s);
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         assert_eq!(seqs(&drain(&mut s)), (2..=10).collect::<Vec<_>>());
     }
 
     #[test]
     fn requeue_replays_in_order() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         fill(&mut s, 10, QoS::AtLeastOnce);
         let first = drain(&mut s);
         assert_eq!(first.len(), 10);
@@ -1957,12 +1954,7 @@ mod tests {
     #[test]
     fn segments_rotate_and_compact_when_fully_acked() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         let payload = [7u8; 200];
         for _ in 0..20 {
             s.append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
@@ -1981,24 +1973,14 @@ mod tests {
         let st = s.stats();
         assert_eq!((st.queued, st.inflight, st.acked), (0, 0, 20));
         drop(s);
-        let s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let s = open_plain(dir.path());
         assert_eq!((s.stats().queued, s.stats().next_seq), (0, 21));
     }
 
     #[test]
     fn out_of_order_ack_blocks_compaction_only_until_acked() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         let payload = [1u8; 300];
         for _ in 0..9 {
             s.append("t", &payload, QoS::AtLeastOnce, false, Instant::now())
@@ -2214,24 +2196,14 @@ mod tests {
     fn truncated_tail_is_skipped_and_rest_kept() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             fill(&mut s, 5, QoS::AtLeastOnce);
         }
         let path = only_segment(dir.path());
         let bytes = fs::read(&path).expect("read");
         let cut = record_offset(&bytes, 4) + 11; // mid-way through the 5th record
         fs::write(&path, &bytes[..cut]).expect("truncate");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         assert_eq!(
             fs::metadata(&path).expect("stat").len(),
             record_offset(&bytes, 4) as u64,
@@ -2245,12 +2217,7 @@ mod tests {
             "the torn record never completed, its seq is reused"
         );
         drop(s);
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         let out = drain(&mut s);
         assert_eq!(seqs(&out), vec![1, 2, 3, 4, 5]);
         assert_eq!(out[4].payload, b"after");
@@ -2261,24 +2228,14 @@ mod tests {
     fn truncated_header_is_skipped() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             fill(&mut s, 3, QoS::AtLeastOnce);
         }
         let path = only_segment(dir.path());
         let bytes = fs::read(&path).expect("read");
         let cut = record_offset(&bytes, 2) + 3; // inside the 3rd record's length field
         fs::write(&path, &bytes[..cut]).expect("truncate");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         assert_eq!(seqs(&drain(&mut s)), vec![1, 2]);
     }
 
@@ -2286,12 +2243,7 @@ mod tests {
     fn corrupt_byte_in_the_middle_loses_only_that_record() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             fill(&mut s, 6, QoS::AtLeastOnce);
         }
         let path = only_segment(dir.path());
@@ -2299,12 +2251,7 @@ mod tests {
         let at = record_offset(&bytes, 2) + 20; // inside the payload of record 3
         bytes[at] ^= 0x55;
         fs::write(&path, &bytes).expect("write");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         let out = drain(&mut s);
         assert_eq!(seqs(&out), vec![1, 2, 4, 5, 6]);
         assert_eq!(out[2].payload, b"m0003");
@@ -2324,12 +2271,7 @@ mod tests {
     fn corrupt_length_field_resyncs_on_next_record() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             fill(&mut s, 4, QoS::AtLeastOnce);
         }
         let path = only_segment(dir.path());
@@ -2337,12 +2279,7 @@ mod tests {
         let at = record_offset(&bytes, 1);
         bytes[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
         fs::write(&path, &bytes).expect("write");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         assert_eq!(seqs(&drain(&mut s)), vec![1, 3, 4]);
         assert_eq!(s.stats().corrupt, 1);
     }
@@ -2350,12 +2287,7 @@ mod tests {
     #[test]
     fn corruption_after_open_is_caught_on_read_back() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         fill(&mut s, 3, QoS::AtLeastOnce);
         let path = only_segment(dir.path());
         let mut bytes = fs::read(&path).expect("read");
@@ -2372,24 +2304,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         fs::write(dir.path().join("notes.txt"), b"hi").expect("write");
         fs::write(dir.path().join("00000000000000000001.seg"), b"\x01\x02\x03").expect("write");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         assert!(s.next_to_send().expect("read").is_none());
         let a = s
             .append("t", b"x", QoS::AtMostOnce, false, Instant::now())
             .expect("append");
         assert_eq!(a.seq, 1);
         drop(s);
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         assert_eq!(seqs(&drain(&mut s)), vec![1]);
     }
 
@@ -2397,12 +2319,7 @@ mod tests {
     fn sequence_survives_full_compaction() {
         let dir = tempfile::tempdir().expect("tmp");
         {
-            let mut s = Store::open(
-                dir.path(),
-                opts(1 << 20, FullPolicy::RejectNew),
-                Instant::now(),
-            )
-            .expect("open");
+            let mut s = open_plain(dir.path());
             let payload = [0u8; 400];
             for _ in 0..7 {
                 s.append("t", &payload, QoS::AtMostOnce, false, Instant::now())
@@ -2412,12 +2329,7 @@ mod tests {
                 s.ack(r.seq).expect("ack");
             }
         }
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         assert_eq!(s.stats().queued, 0);
         let a = s
             .append("t", b"x", QoS::AtMostOnce, false, Instant::now())
@@ -2624,24 +2536,14 @@ mod tests {
     #[test]
     fn long_topic_is_stored_intact() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("open");
+        let mut s = open_plain(dir.path());
         let topic = "é".repeat(30_000); // 60000 bytes, larger than a segment
         s.append(&topic, b"p", QoS::ExactlyOnce, true, Instant::now())
             .expect("append");
         s.append("small", b"q", QoS::AtLeastOnce, false, Instant::now())
             .expect("append");
         drop(s);
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         let out = drain(&mut s);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].topic, topic);
@@ -2969,6 +2871,14 @@ mod tests {
         s
     }
 
+    /// A [`backlog`] and the file of its segment `i`, which is cold.
+    fn cold_segment(dir: &Path, i: usize) -> (Store, PathBuf) {
+        let s = backlog(dir, 1 << 20, FullPolicy::RejectNew);
+        assert!(s.segments[i].cold.is_some());
+        let path = segment_files(dir)[i].clone();
+        (s, path)
+    }
+
     fn payloads(records: &[Record]) -> Vec<String> {
         records
             .iter()
@@ -3023,10 +2933,8 @@ mod tests {
     #[test]
     fn a_record_damaged_in_a_cold_segment_is_counted_and_the_rest_are_sent() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
         // Record 80 is the 10th of the third segment (cold): flip a payload byte.
-        let path = segment_files(dir.path())[2].clone();
-        assert!(s.segments[2].cold.is_some());
+        let (mut s, path) = cold_segment(dir.path(), 2);
         let mut bytes = fs::read(&path).expect("read");
         bytes[9 * 29 + 27] ^= 1;
         fs::write(&path, &bytes).expect("write");
@@ -3045,9 +2953,8 @@ mod tests {
     #[test]
     fn a_cold_segment_cut_short_loses_only_its_tail() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut s = backlog(dir.path(), 1 << 20, FullPolicy::RejectNew);
         // The second segment (records 36-70) keeps 10 records and half of the 11th.
-        let path = segment_files(dir.path())[1].clone();
+        let (mut s, path) = cold_segment(dir.path(), 1);
         let file = OpenOptions::new().write(true).open(&path).expect("open");
         file.set_len(10 * 29 + 14).expect("truncate");
         let back = drain(&mut s);
@@ -3068,12 +2975,7 @@ mod tests {
         }
         s.sync(Instant::now()).expect("sync");
         drop(s);
-        let mut s = Store::open(
-            dir.path(),
-            opts(1 << 20, FullPolicy::RejectNew),
-            Instant::now(),
-        )
-        .expect("reopen");
+        let mut s = open_plain(dir.path());
         // The first segment is gone, the sender is in the second; third to fifth are cold.
         assert_eq!(cold_and_held(&s), (3, 35 + 25));
         assert_eq!(s.stats().queued_bytes, 160 * 29);
@@ -3083,5 +2985,27 @@ mod tests {
         }
         assert_eq!(s.requeue_all(), 50);
         assert_eq!(seqs(&drain(&mut s)), (41..=200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_unreadable_cold_segment_fails_the_append_and_keeps_the_count() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = backlog(dir.path(), 200 * 29, FullPolicy::DropOldest);
+        s.stage.fail_reads = true;
+        // The new record needs room: the sender's segment (35 records) is dropped, then the
+        // next one, cold, cannot be read back.
+        let big = vec![b'x'; 40 * 29];
+        let err = s
+            .append("t/x", &big, QoS::AtLeastOnce, false, Instant::now())
+            .expect_err("unreadable");
+        assert!(matches!(err, StoreError::Io { op: "read", .. }), "{err}");
+        let st = s.stats();
+        assert_eq!((st.dropped, st.queued, st.next_seq), (35, 165, 201));
+        assert_eq!(st.queued_bytes, 165 * 29);
+        // Once the disk reads again, the rest goes out in order.
+        s.stage.fail_reads = false;
+        let peeked = s.peek_next().expect("peek");
+        assert_eq!(peeked, Some((36, QoS::AtLeastOnce)));
+        assert_eq!(seqs(&drain(&mut s)), (36..=200).collect::<Vec<_>>());
     }
 }
