@@ -52,8 +52,10 @@ done
 t_ci=$(date +%s)
 
 step setup "$here/setup.sh" || { echo "cross: 0 passed, 1 failed"; exit 1; }
-# The rule the ARM links match the link-order list by, and the drift count the benchmark reports.
-step "link-order rules (cross/symkey.py doctests)" python3 -m doctest "$here/symkey.py"
+# The rule the ARM links match the link-order list by, the drift count the benchmark reports,
+# and its check of where an idle agent's code is resident.
+step "link-order rules (cross/symkey.py and cross/resident.py doctests)" \
+  python3 -m doctest "$here/symkey.py" "$here/resident.py"
 step "build aarch64" "$here/build.sh" aarch64 $prof && {
     a64=target/cross/aarch64-$dir/ganglion
     step "qemu-aarch64 smoke" smoke qemu-aarch64 /usr/aarch64-linux-gnu "$a64"

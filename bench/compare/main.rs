@@ -189,7 +189,8 @@ fn run(args: &Args) -> Results {
         for qos in [0u8, 1] {
             for rt in Runtime::ALL {
                 let tag = format!("load{qos}-{r}");
-                let run = load_run(&setup, &ctl, &broker, rt, qos, args.events, &tag);
+                let (run, code) = load_run(&setup, &ctl, &broker, rt, qos, args.events, &tag);
+                results.idle_code.extend(code);
                 tracing::info!(
                     "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s, read by the broker at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %, {:.2} µs per message",
                     r + 1,
@@ -350,8 +351,8 @@ impl Drop for Control {
 /// /proc/<pid>/status. Each costs it a sleep and a wake-up on top of the message's work.
 const WAITS: &str = "voluntary_ctxt_switches:";
 
-/// One throughput run: fresh process, idle RSS after connect, 'go', events/s, peak RSS, and
-/// how busy the broker was meanwhile.
+/// One throughput run: fresh process, idle RSS after connect (and, for Ganglion, where its code
+/// is resident then), 'go', events/s, peak RSS, and how busy the broker was meanwhile.
 fn load_run(
     setup: &Setup,
     ctl: &Control,
@@ -360,7 +361,7 @@ fn load_run(
     qos: u8,
     events: u64,
     tag: &str,
-) -> LoadRun {
+) -> (LoadRun, Option<report::IdleCode>) {
     let opts = json!({ "mode": "load", "qos": qos, "n": events, "batch": BATCH, "run": format!("{}-{tag}", rt.name()) });
     let run_id = format!("{}-{tag}", rt.name());
     let mut p = Proc::spawn(setup.command(rt, &opts, broker.port(), tag), &run_id);
@@ -368,6 +369,10 @@ fn load_run(
     std::thread::sleep(IDLE_SETTLE);
     let idle_kb = p.status_kb("VmRSS:");
     let idle_anon_kb = p.status_kb("RssAnon:");
+    let idle_code = match rt {
+        Runtime::Ganglion => report::idle_code(&setup.root, &setup.ganglion, p.pid()),
+        _ => None,
+    };
     let (user0, sys0) = p.cpu_seconds();
     let (broker0, since) = (procs::cpu_seconds(broker.pid()), Instant::now());
     let waits0 = procs::status_kb(broker.pid(), WAITS);
@@ -389,7 +394,7 @@ fn load_run(
     let ms = done["ms"].as_f64().expect("done.ms");
     let accepted = done["acceptedMs"].as_f64().unwrap_or(ms);
     let messages = workload::messages_for(events).max(1) as f64;
-    LoadRun {
+    let run = LoadRun {
         read_rate: read_ms.map_or(0.0, |ms| events as f64 / (ms / 1000.0)),
         broker_us: (broker_read.0 + broker_read.1 - broker0.0 - broker0.1) * 1e6 / messages,
         broker_waits: waits as f64 * 1000.0 / messages,
@@ -401,7 +406,8 @@ fn load_run(
         cpu_user_s: user1 - user0,
         cpu_sys_s: sys1 - sys0,
         broker_share: (broker1.0 + broker1.1 - broker0.0 - broker0.1) / wall.as_secs_f64(),
-    }
+    };
+    (run, idle_code)
 }
 
 /// The workload's JavaScript (or the ceiling's Rust) alone, in a fresh process: µs per reading

@@ -40,6 +40,48 @@ pub struct LoadRun {
     pub broker_share: f64,
 }
 
+/// `cross/resident.py` on an idle agent: KiB of its code resident in the link order's region,
+/// outside it, and outside it with no start-up code to explain it, then the blocks outside.
+#[derive(Debug, Clone, Default)]
+pub struct IdleCode {
+    /// KiB resident in the ordered region.
+    pub inside: u64,
+    /// KiB resident outside it.
+    pub outside: u64,
+    /// KiB of those not near start-up code: functions the idle agent runs that the list misses.
+    pub unexpected: u64,
+    /// One line per block outside the region (offsets, expected or not, functions in it).
+    pub blocks: Vec<String>,
+}
+
+/// Where the code of idle agent `pid` (running `bin`) is resident against cross/link-order.txt
+/// (`cross/resident.py`; x86_64 Linux, where the list is applied). `None` if it cannot tell.
+pub fn idle_code(root: &Path, bin: &Path, pid: u32) -> Option<IdleCode> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return None;
+    }
+    let out = Command::new("python3")
+        .arg(root.join("cross/resident.py"))
+        .arg(pid.to_string())
+        .arg(bin)
+        .arg(root.join("cross/link-order.txt"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let mut kib = lines
+        .next()?
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().ok());
+    Some(IdleCode {
+        inside: kib.next()??,
+        outside: kib.next()??,
+        unexpected: kib.next()??,
+        blocks: lines.map(str::to_owned).collect(),
+    })
+}
+
 /// One latency run of one runtime.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EdgeRun {
@@ -312,6 +354,8 @@ pub struct Results {
     pub edge: HashMap<(Runtime, u8), Vec<EdgeRun>>,
     /// The verification runs.
     pub verify: HashMap<Runtime, Verify>,
+    /// Where each idle Ganglion of the throughput runs had code resident (`idle_code`).
+    pub idle_code: Vec<IdleCode>,
     /// Where it ran.
     pub machine: Machine,
 }
@@ -492,6 +536,41 @@ fn plain_row(
     );
 }
 
+/// The range over runs of one `IdleCode` figure, "a" or "a–b" KiB.
+fn kib_range(runs: &[IdleCode], f: impl Fn(&IdleCode) -> u64) -> String {
+    let min = runs.iter().map(&f).min().unwrap_or(0);
+    let max = runs.iter().map(&f).max().unwrap_or(0);
+    match min == max {
+        true => format!("{min} KiB"),
+        false => format!("{min}–{max} KiB"),
+    }
+}
+
+/// What the idle agents' resident code says about the link order, with the blocks of the worst
+/// run when some code outside the ordered region has no start-up code to explain it (a function
+/// the idle path runs that cross/link-order.txt misses, such as a new copy of a generic function,
+/// which the name counts above cannot see).
+fn idle_code_line(runs: &[IdleCode]) -> Option<String> {
+    let worst = runs.iter().max_by_key(|c| c.unexpected)?;
+    let mut line = format!(
+        "Idle code (pagemap of Ganglion's idle process in each throughput run, \
+         `cross/resident.py`): {} resident in the link order's region, {} outside it, {} of that \
+         not explained by start-up code",
+        kib_range(runs, |c| c.inside),
+        kib_range(runs, |c| c.outside),
+        kib_range(runs, |c| c.unexpected),
+    );
+    if worst.unexpected > 0 {
+        line.push_str(&format!(
+            ": functions the idle agent runs that cross/link-order.txt misses, so the idle RSS is \
+             higher until `cross/link-order.sh` is run again (blocks of the worst run: {})",
+            worst.blocks.join("; ")
+        ));
+        tracing::warn!("link order: {line}");
+    }
+    Some(line)
+}
+
 /// The results as markdown: machine, settings, the table and the targets.
 pub fn markdown(r: &Results) -> String {
     let m = &r.machine;
@@ -510,6 +589,9 @@ pub fn markdown(r: &Results) -> String {
         m.node, m.mqttjs, m.mosquitto, m.rustc
     );
     let _ = writeln!(s, "- Code layout: {}", m.link_order);
+    if let Some(line) = idle_code_line(&r.idle_code) {
+        let _ = writeln!(s, "- {line}");
+    }
     let _ = writeln!(
         s,
         "- {} runs per figure as fresh processes (start-up: {}), median (min–max); {} readings per \
