@@ -20,7 +20,11 @@ cleanup() {
 trap cleanup EXIT
 sleep 0.3
 
-workload_config() { # workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml
+# workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml, with the same settings as
+# the benchmark's (`ganglion_config` in bench/compare/procs.rs; its cap grows with the readings,
+# 64 MiB up to 262,144 of them): cross/link-order.sh traces start-up with it, so a setting only
+# the benchmark parsed would leave its parsing code out of the link order.
+workload_config() {
   cat > "$1" << EOT
 [agent]
 id = "bench"
@@ -36,6 +40,8 @@ client_id = "$2"
 max_inflight = 100
 [mqtt.queue]
 fsync = "batch"
+fsync_interval = "100ms"
+cap = "64MiB"
 EOT
 }
 
