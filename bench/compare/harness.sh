@@ -22,10 +22,11 @@ sleep 0.3
 
 # workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml, with the same settings as
 # the benchmark's (`ganglion_config` in bench/compare/procs.rs; its cap grows with the readings,
-# 64 MiB up to 262,144 of them): cross/link-order.sh traces start-up with it, so a setting only
-# the benchmark parsed would leave its parsing code out of the link order.
+# 64 MiB up to 262,144 of them): cross/link-order.sh traces start-up with it, so a setting (or a
+# comment) only the benchmark's file had would leave its parsing code out of the link order.
 workload_config() {
   cat > "$1" << EOT
+# The workload's agent (comments parse differently: keep one, as the benchmark's file has).
 [agent]
 id = "bench"
 board = "$root/bench/workload/board.toml"
