@@ -20,30 +20,13 @@ cleanup() {
 trap cleanup EXIT
 sleep 0.3
 
-# workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml, with the same settings as
-# the benchmark's (`ganglion_config` in bench/compare/procs.rs; its cap grows with the readings,
-# 64 MiB up to 262,144 of them): cross/link-order.sh traces start-up with it, so a setting (or a
-# comment) only the benchmark's file had would leave its parsing code out of the link order.
+# workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml, from the template the
+# benchmark fills too (bench/workload/ganglion.toml.in), with a 64 MiB queue cap (the benchmark's
+# up to 262,144 readings) and a callback limit long enough for valgrind.
 workload_config() {
-  cat > "$1" << EOT
-# The workload's agent (comments parse differently: keep one, as the benchmark's file has).
-[agent]
-id = "bench"
-board = "$root/bench/workload/board.toml"
-scripts = "$root/bench/workload"
-entry = "ganglion.mjs"
-state_dir = "$3"
-[limits]
-callback_time = "600s"
-[mqtt]
-url = "mqtt://127.0.0.1:$port"
-client_id = "$2"
-max_inflight = 100
-[mqtt.queue]
-fsync = "batch"
-fsync_interval = "100ms"
-cap = "64MiB"
-EOT
+  sed -e "s|@WORKLOAD@|$root/bench/workload|g" -e "s|@STATE_DIR@|$3|g" \
+    -e "s|@CALLBACK_TIME@|600s|g" -e "s|@PORT@|$port|g" -e "s|@CLIENT_ID@|$2|g" \
+    -e "s|@INFLIGHT@|100|g" -e "s|@CAP_MIB@|64|g" "$root/bench/workload/ganglion.toml.in" > "$1"
 }
 
 load_opts() { # load_opts QOS EVENTS RUN: the workload's options for a load run

@@ -87,34 +87,47 @@ impl Setup {
         }
     }
 
-    /// A ganglion.toml for one run: the workload folder, the bench board, a fresh durable
-    /// queue (fsync = "batch", the default) and the same in-flight window as the others. The
-    /// queue's byte cap holds every message of a run of `readings` ([`queue_cap_mib`]), as
-    /// MQTT.js's unbounded store does, so the cap never drops what the run waits for.
+    /// A ganglion.toml for one run from bench/workload/ganglion.toml.in: the workload folder,
+    /// the bench board, a fresh durable queue and the same in-flight window as the others. The
+    /// queue's byte cap holds every message of a run of `readings` ([`queue_cap_mib`]).
     fn ganglion_config(&self, port: u16, client_id: &str, readings: u64) -> PathBuf {
         let dir = self.scratch.join(client_id);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the run's folder");
         let workload = self.root.join("bench/workload");
-        let config = format!(
-            "[agent]\nid = \"bench\"\nboard = \"{}\"\nscripts = \"{}\"\nentry = \"ganglion.mjs\"\n\
-             state_dir = \"{}\"\n\n\
-             # Only a safety net against a hung script; far above any callback of the workload\n\
-             # on a loaded machine (the default 100 ms could interrupt a 1000-reading batch).\n\
-             [limits]\ncallback_time = \"5s\"\n\n\
-             [mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nclient_id = \"{client_id}\"\n\
-             max_inflight = {}\n\n[mqtt.queue]\nfsync = \"batch\"\nfsync_interval = \"100ms\"\n\
-             cap = \"{}MiB\"\n",
-            workload.join("board.toml").display(),
-            workload.display(),
-            dir.join("state").display(),
-            self.inflight,
-            queue_cap_mib(readings),
+        let template = std::fs::read_to_string(workload.join("ganglion.toml.in"))
+            .expect("read bench/workload/ganglion.toml.in");
+        let config = fill(
+            &template,
+            &[
+                ("WORKLOAD", workload.display().to_string()),
+                ("STATE_DIR", dir.join("state").display().to_string()),
+                ("CALLBACK_TIME", "5s".to_owned()),
+                ("PORT", port.to_string()),
+                ("CLIENT_ID", client_id.to_owned()),
+                ("INFLIGHT", self.inflight.to_string()),
+                ("CAP_MIB", queue_cap_mib(readings).to_string()),
+            ],
         );
         let path = dir.join("ganglion.toml");
         std::fs::write(&path, config).expect("write ganglion.toml");
         path
     }
+}
+
+/// `template` with each `@NAME@` replaced by its value (bench/workload/ganglion.toml.in; its
+/// other user, bench/compare/harness.sh, fills it with sed). Panics on one left unfilled.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("@{name}@"), value);
+    }
+    let mut rest = text.lines().filter(|l| !l.trim_start().starts_with('#'));
+    assert!(
+        rest.all(|l| !l.contains('@')),
+        "bench/workload/ganglion.toml.in: a placeholder is not filled in:\n{text}"
+    );
+    text
 }
 
 /// CPU time used so far by all threads of process `pid`: (user, system) in seconds; zeros if
