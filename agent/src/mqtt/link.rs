@@ -1035,4 +1035,67 @@ mod tests {
             "broker disconnected: session taken over (0x8E): bye"
         );
     }
+
+    /// vendor/rumqttc's patch 0002 moves a publish's topic into the packet instead of copying
+    /// it; what it must keep: the packet carries the topic, QoS, retain flag, payload and (MQTT
+    /// 5) properties it was given, and a topic with a wildcard is refused, not queued.
+    #[test]
+    fn publishes_carry_what_they_were_given_and_wildcard_topics_are_refused() {
+        let (c, mut el) =
+            rumqttc::AsyncClient::new(rumqttc::MqttOptions::new("t", "127.0.0.1", 1883), 4);
+        let client = Client::V4(c);
+        let sent = client.try_publish(
+            "a/b".into(),
+            QoS::AtLeastOnce,
+            true,
+            b"x".to_vec(),
+            None,
+            None,
+        );
+        assert!(sent.is_ok());
+        let refused = client.try_publish("a/+".into(), QoS::AtMostOnce, false, vec![], None, None);
+        assert!(refused.is_err());
+        el.clean(); // the requests waiting in the channel move to `pending`
+        match el.pending.pop_front() {
+            Some(rumqttc::Request::Publish(p)) => {
+                assert_eq!((p.topic.as_str(), &p.payload[..]), ("a/b", &b"x"[..]));
+                assert_eq!((p.qos, p.retain), (rumqttc::QoS::AtLeastOnce, true));
+            }
+            other => panic!("expected the publish, got {other:?}"),
+        }
+        assert!(el.pending.is_empty(), "the wildcard topic was not queued");
+
+        let (c, mut el) = v5::AsyncClient::new(v5::MqttOptions::new("t", "127.0.0.1", 1883), 4);
+        let client = Client::V5(c);
+        let props = MessageProperties {
+            content_type: Some("text/plain".into()),
+            ..MessageProperties::default()
+        };
+        let sent = client.try_publish(
+            "é/b".into(),
+            QoS::ExactlyOnce,
+            false,
+            b"y".to_vec(),
+            Some(props),
+            Some(7),
+        );
+        assert!(sent.is_ok());
+        let refused = client.try_publish("a/#".into(), QoS::AtMostOnce, false, vec![], None, None);
+        assert!(refused.is_err());
+        el.clean();
+        match el.pending.pop_front() {
+            Some(v5::Request::Publish(p)) => {
+                assert_eq!(
+                    (&p.topic[..], &p.payload[..]),
+                    ("é/b".as_bytes(), &b"y"[..])
+                );
+                assert_eq!((p.qos, p.retain), (v5::mqttbytes::QoS::ExactlyOnce, false));
+                let props = p.properties.expect("properties");
+                assert_eq!(props.content_type.as_deref(), Some("text/plain"));
+                assert_eq!(props.message_expiry_interval, Some(7));
+            }
+            other => panic!("expected the publish, got {other:?}"),
+        }
+        assert!(el.pending.is_empty(), "the wildcard topic was not queued");
+    }
 }

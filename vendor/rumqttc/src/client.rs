@@ -78,10 +78,12 @@ impl AsyncClient {
         V: Into<Vec<u8>>,
     {
         let topic = topic.into();
-        let mut publish = Publish::new(&topic, qos, payload);
+        // Ganglion patch: checked before the topic moves into the packet (no copy of it).
+        let valid = valid_topic(&topic);
+        let mut publish = Publish::new(topic, qos, payload);
         publish.retain = retain;
         let publish = Request::Publish(publish);
-        if !valid_topic(&topic) {
+        if !valid {
             return Err(ClientError::Request(publish));
         }
         self.request_tx.send_async(publish).await?;
@@ -101,10 +103,12 @@ impl AsyncClient {
         V: Into<Vec<u8>>,
     {
         let topic = topic.into();
-        let mut publish = Publish::new(&topic, qos, payload);
+        // Ganglion patch: checked before the topic moves into the packet (no copy of it).
+        let valid = valid_topic(&topic);
+        let mut publish = Publish::new(topic, qos, payload);
         publish.retain = retain;
         let publish = Request::Publish(publish);
-        if !valid_topic(&topic) {
+        if !valid {
             return Err(ClientError::TryRequest(publish));
         }
         self.request_tx.try_send(publish)?;
@@ -291,10 +295,12 @@ impl Client {
         V: Into<Vec<u8>>,
     {
         let topic = topic.into();
-        let mut publish = Publish::new(&topic, qos, payload);
+        // Ganglion patch: checked before the topic moves into the packet (no copy of it).
+        let valid = valid_topic(&topic);
+        let mut publish = Publish::new(topic, qos, payload);
         publish.retain = retain;
         let publish = Request::Publish(publish);
-        if !valid_topic(&topic) {
+        if !valid {
             return Err(ClientError::Request(publish));
         }
         self.client.request_tx.send(publish)?;

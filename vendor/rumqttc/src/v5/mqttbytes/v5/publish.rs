@@ -20,7 +20,8 @@ impl Publish {
         payload: P,
         properties: Option<PublishProperties>,
     ) -> Self {
-        let topic = Bytes::copy_from_slice(topic.into().as_bytes());
+        // Ganglion patch: the String's buffer becomes the Bytes (no copy).
+        let topic = Bytes::from(topic.into());
         Self {
             qos,
             topic,
