@@ -72,7 +72,8 @@ async fn run(opts: Value) {
                 .expect("ceiling: publish");
         }
         "load" => {
-            let ctl = format!("bench/ctl/{}", run_name(&opts));
+            let run = run_name(&opts);
+            let ctl = format!("bench/ctl/{run}");
             client
                 .subscribe(&ctl, QoS::AtMostOnce)
                 .await
@@ -84,7 +85,7 @@ async fn run(opts: Value) {
                 |p| matches!(p, Packet::Publish(m) if m.topic == ctl),
             )
             .await;
-            load(&opts, client.clone(), &mut eventloop, &run_name(&opts)).await;
+            load(&opts, client.clone(), &mut eventloop, &run).await;
         }
         "edge" => {
             wait_for(&mut eventloop, |p| matches!(p, Packet::ConnAck(_))).await;

@@ -375,7 +375,7 @@ fn load_run(
     };
     let (user0, sys0) = p.cpu_seconds();
     let (broker0, since) = (procs::cpu_seconds(broker.pid()), Instant::now());
-    let waits0 = procs::status_kb(broker.pid(), WAITS);
+    let waits0 = procs::status_field(broker.pid(), WAITS);
     ctl.go(&run_id);
     let done = p.wait_event("done", LIMIT);
     let (user1, sys1) = p.cpu_seconds();
@@ -389,7 +389,7 @@ fn load_run(
     } else {
         (done["ms"].as_f64(), broker1)
     };
-    let waits = procs::status_kb(broker.pid(), WAITS).saturating_sub(waits0);
+    let waits = procs::status_field(broker.pid(), WAITS).saturating_sub(waits0);
     p.stop();
     let ms = done["ms"].as_f64().expect("done.ms");
     let accepted = done["acceptedMs"].as_f64().unwrap_or(ms);

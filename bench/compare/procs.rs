@@ -253,7 +253,7 @@ impl Proc {
 
     /// A `kB` field of /proc/<pid>/status (`VmRSS:`, `VmHWM:`); 0 if unreadable.
     pub fn status_kb(&self, field: &str) -> u64 {
-        status_kb(self.pid(), field)
+        status_field(self.pid(), field)
     }
 
     /// CPU time used so far by all its threads: (user, system) in seconds.
@@ -309,9 +309,9 @@ fn clock_ticks() -> f64 {
     })
 }
 
-/// A `kB` field (or a count, such as `voluntary_ctxt_switches:`) of /proc/<pid>/status; 0 if
-/// unreadable.
-pub fn status_kb(pid: u32, field: &str) -> u64 {
+/// The number of a /proc/<pid>/status field: kB (`VmRSS:`) or a count
+/// (`voluntary_ctxt_switches:`); 0 if unreadable.
+pub fn status_field(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
