@@ -4,8 +4,10 @@
 //!
 //! Run: `cargo bench -p ganglion --bench compare` (builds the release binary with the bench
 //! profile: release + symbols). Options after `--`: `--runs N` (default 3), `--events N`
-//! (readings per throughput run, default 100000), `--inflight N` (default 100), `--only
-//! load|parts|start|edge|verify` (one figure; implies `--no-docs`), `--no-docs` (print only).
+//! (readings per throughput run, default 100000), `--sustained N` (readings per sustained
+//! throughput run, default 1000000; 0 skips them), `--inflight N` (default 100), `--only
+//! load|sustained|parts|start|edge|verify` (one figure; implies `--no-docs`), `--no-docs`
+//! (print only).
 //! `GANGLION_BIN` / `NODE` override the programs under test.
 //!
 //! What it does: Mosquitto installed if missing (tests/setup.sh); `npm ci` in bench/node;
@@ -14,6 +16,8 @@
 //! - throughput: `--events` readings → handler → publish at QoS 0 (until written to the
 //!   socket) and QoS 1 (until every PUBACK; Ganglion's durable queue on, fsync batch); also
 //!   idle RSS (1 s after connect) and peak RSS (VmHWM at the end) of each process;
+//! - sustained: the same with `--sustained` readings, ten times as many: the socket buffers'
+//!   share of a QoS 0 run and the JIT's warm-up shrink, the queue's backlog grows;
 //! - parts: no MQTT, µs per reading of the workload's generator alone and of generator →
 //!   emit → handler (a publish that only counts bytes), to show where a reading's time goes;
 //! - start: process start → the PUBACK of its first message, seen on the wire by a relay;
@@ -67,6 +71,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 struct Args {
     runs: usize,
     events: u64,
+    sustained: u64,
     inflight: u64,
     docs: bool,
     only: Option<String>,
@@ -82,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         runs: 3,
         events: 100_000,
+        sustained: 1_000_000,
         inflight: 100,
         docs: true,
         only: None,
@@ -96,13 +102,15 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--runs" => a.runs = value("--runs")?.max(1) as usize,
             "--events" => a.events = value("--events")?.max(10),
+            "--sustained" => a.sustained = value("--sustained")?,
             "--inflight" => a.inflight = value("--inflight")?.clamp(1, 65_535),
             "--no-docs" => a.docs = false,
             "--only" => {
                 let figure = it.next().unwrap_or_default();
-                if !["load", "parts", "start", "edge", "verify"].contains(&figure.as_str()) {
+                let figures = ["load", "sustained", "parts", "start", "edge", "verify"];
+                if !figures.contains(&figure.as_str()) {
                     return Err(format!(
-                        "--only takes load, parts, start, edge or verify, not {figure:?}"
+                        "--only takes load, sustained, parts, start, edge or verify, not {figure:?}"
                     ));
                 }
                 a.only = Some(figure);
@@ -131,7 +139,7 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(
-                "{e}; usage: compare [--runs N] [--events N] [--inflight N] [--only FIGURE] [--no-docs]"
+                "{e}; usage: compare [--runs N] [--events N] [--sustained N] [--inflight N] [--only FIGURE] [--no-docs]"
             );
             std::process::exit(2);
         }
@@ -184,29 +192,41 @@ fn run(args: &Args) -> Results {
     );
     let ctl = Control::connect(broker.port());
     let mut results = Results::new(args.runs, args.events, args.inflight, BATCH);
+    results.sustained_events = args.sustained;
 
-    for r in (0..args.runs).filter(|_| args.wants("load")) {
-        for qos in [0u8, 1] {
-            for rt in Runtime::ALL {
-                let tag = format!("load{qos}-{r}");
-                let (run, code) = load_run(&setup, &ctl, &broker, rt, qos, args.events, &tag);
-                results.idle_code.extend(code);
-                tracing::info!(
-                    "run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s, read by the broker at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %, {:.2} µs per message",
-                    r + 1,
-                    args.runs,
-                    rt.name(),
-                    run.rate,
-                    run.accept_rate,
-                    run.read_rate,
-                    run.cpu_user_s,
-                    run.cpu_sys_s,
-                    run.idle_kb as f64 / 1024.0,
-                    run.peak_kb as f64 / 1024.0,
-                    run.broker_share * 100.0,
-                    run.broker_us
-                );
-                results.load.entry((rt, qos)).or_default().push(run);
+    // The throughput runs, then the sustained ones (`--sustained` readings each).
+    for (figure, events) in [("load", args.events), ("sustained", args.sustained)] {
+        if !args.wants(figure) || events == 0 {
+            continue;
+        }
+        for r in 0..args.runs {
+            for qos in [0u8, 1] {
+                for rt in Runtime::ALL {
+                    let tag = format!("{figure}{qos}-{r}");
+                    let (run, code) = load_run(&setup, &ctl, &broker, rt, qos, events, &tag);
+                    results.idle_code.extend(code);
+                    tracing::info!(
+                        "{figure} run {}/{} QoS {qos} {:>8}: {:>7.0} events/s (accepted at {:.0}/s, read by the broker at {:.0}/s), CPU {:.2} s user + {:.2} s sys, idle {:.1} MB, peak {:.1} MB, broker busy {:.0} %, {:.2} µs per message",
+                        r + 1,
+                        args.runs,
+                        rt.name(),
+                        run.rate,
+                        run.accept_rate,
+                        run.read_rate,
+                        run.cpu_user_s,
+                        run.cpu_sys_s,
+                        run.idle_kb as f64 / 1024.0,
+                        run.peak_kb as f64 / 1024.0,
+                        run.broker_share * 100.0,
+                        run.broker_us
+                    );
+                    let runs = if figure == "load" {
+                        &mut results.load
+                    } else {
+                        &mut results.sustained
+                    };
+                    runs.entry((rt, qos)).or_default().push(run);
+                }
             }
         }
     }
