@@ -923,6 +923,7 @@ struct Panel {
 /// The chart: four panels (throughput, memory, start-up, latency), medians with min–max.
 pub fn svg(r: &Results) -> String {
     let rts = Runtime::ALL;
+    let long = short_count(r.sustained_events);
     let by = |f: &dyn Fn(Runtime) -> Stat| -> Vec<(Runtime, Stat)> {
         [Runtime::Ganglion, Runtime::Node, Runtime::Ceiling]
             .into_iter()
@@ -941,13 +942,13 @@ pub fn svg(r: &Results) -> String {
                     by(&|rt| r.loads(rt, 0, |l| l.read_rate)),
                 ),
                 ("QoS 1".into(), by(&|rt| r.loads(rt, 1, |l| l.rate))),
-                // The sustained runs (ten times the readings).
+                // The sustained runs, labelled with their readings ("QoS 0 1M").
                 (
-                    "QoS 0 long".into(),
+                    format!("QoS 0 {long}"),
                     by(&|rt| r.sustained(rt, 0, |l| l.rate)),
                 ),
                 (
-                    "QoS 1 long".into(),
+                    format!("QoS 1 {long}"),
                     by(&|rt| r.sustained(rt, 1, |l| l.rate)),
                 ),
             ],
@@ -982,7 +983,7 @@ pub fn svg(r: &Results) -> String {
                     by(&|rt| r.loads(rt, 1, |l| l.peak_kb as f64 / 1024.0)),
                 ),
                 (
-                    "peak QoS 1 long".into(),
+                    format!("peak QoS 1 {long}"),
                     by(&|rt| r.sustained(rt, 1, |l| l.peak_kb as f64 / 1024.0)),
                 ),
             ],
@@ -1118,6 +1119,15 @@ pub fn svg(r: &Results) -> String {
     }
     let _ = writeln!(s, "</svg>");
     s
+}
+
+/// A count as a chart label: 1M, 250k, 1500.
+fn short_count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1000 && n % 1000 == 0 => format!("{}k", n / 1000),
+        n => n.to_string(),
+    }
 }
 
 fn esc(t: &str) -> String {
