@@ -606,17 +606,23 @@ pub fn markdown(r: &Results) -> String {
     if let Some(line) = idle_code_line(&r.idle_code) {
         let _ = writeln!(s, "- {line}");
     }
+    let sustained_runs = match r.sustained_events {
+        0 => String::new(),
+        n => format!(
+            ", {} per sustained run ({} messages)",
+            num(n as f64, 0),
+            num(crate::workload::messages_for(n) as f64, 0)
+        ),
+    };
     let _ = writeln!(
         s,
         "- {} runs per figure as fresh processes (start-up: {}), median (min–max); {} readings per \
-         throughput run ({} messages), {} per sustained run ({} messages), emitted {} per \
-         macrotask; at most {} QoS 1 messages in flight for all three\n",
+         throughput run ({} messages){sustained_runs}, emitted {} per macrotask; at most {} QoS 1 \
+         messages in flight for all three\n",
         r.runs,
         r.start.values().map(Vec::len).max().unwrap_or(0),
         num(r.events as f64, 0),
         num(crate::workload::messages_for(r.events) as f64, 0),
-        num(r.sustained_events as f64, 0),
-        num(crate::workload::messages_for(r.sustained_events) as f64, 0),
         r.batch,
         r.inflight
     );
@@ -626,62 +632,57 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     let (g, n, c) = (Runtime::Ganglion, Runtime::Node, Runtime::Ceiling);
-    for qos in [0u8, 1] {
-        let (gs, ns, cs) = (
-            r.loads(g, qos, |l| l.rate),
-            r.loads(n, qos, |l| l.rate),
-            r.loads(c, qos, |l| l.rate),
-        );
-        let (times, of_ceiling) = (ratio(gs, ns), ratio(gs, cs));
-        let what = if qos == 0 {
-            "QoS 0 throughput (until written to the socket), events/s"
-        } else {
-            "QoS 1 throughput (until every PUBACK; Ganglion: durable queue, fsync batch), events/s"
-        };
-        let _ = writeln!(
-            s,
-            "| {what} | {} | {} | {} | {} — Ganglion at {} | ≥ 3× Node.js, ≥ 80 % of the ceiling | {} |",
-            cell(gs, 0, ""),
-            cell(ns, 0, ""),
-            fixed(times, 2, "×"),
-            cell(cs, 0, ""),
-            fixed(of_ceiling.map(|x| x * 100.0), 0, " %"),
-            met(times.zip(of_ceiling).map(|(t, c)| t >= 3.0 && c >= 0.8))
-        );
-    }
-    let read = |rt| r.loads(rt, 0, |l| l.read_rate);
-    let (gs, ns, cs) = (read(g), read(n), read(c));
-    let _ = writeln!(
-        s,
-        "| QoS 0 throughput until Mosquitto has read every message (the PUBACK of a QoS 1 \
-         message sent after them), events/s | {} | {} | {} | {} — Ganglion at {} | — | |",
-        cell(gs, 0, ""),
-        cell(ns, 0, ""),
-        fixed(ratio(gs, ns), 2, "×"),
-        cell(cs, 0, ""),
-        fixed(ratio(gs, cs).map(|x| x * 100.0), 0, " %"),
-    );
     let sustained = num(r.sustained_events as f64, 0);
-    for (what, qos, f, target) in [
+    let rate = |l: &LoadRun| l.rate;
+    let read = |l: &LoadRun| l.read_rate;
+    for (runs, qos, what, f, target) in [
         (
-            "until written to the socket",
+            &r.load,
             0u8,
-            (|l: &LoadRun| l.rate) as fn(&LoadRun) -> f64,
+            "QoS 0 throughput (until written to the socket), events/s".to_owned(),
+            &rate as &dyn Fn(&LoadRun) -> f64,
             true,
         ),
         (
-            "until Mosquitto has read every message",
+            &r.load,
+            1,
+            "QoS 1 throughput (until every PUBACK; Ganglion: durable queue, fsync batch), events/s"
+                .to_owned(),
+            &rate,
+            true,
+        ),
+        (
+            &r.load,
             0,
-            |l| l.read_rate,
+            "QoS 0 throughput until Mosquitto has read every message (the PUBACK of a QoS 1 \
+             message sent after them), events/s"
+                .to_owned(),
+            &read,
             false,
         ),
-        ("until every PUBACK", 1, |l| l.rate, true),
+        (
+            &r.sustained,
+            0,
+            format!("QoS 0 throughput sustained over {sustained} readings (until written to the socket), events/s"),
+            &rate,
+            true,
+        ),
+        (
+            &r.sustained,
+            0,
+            format!("QoS 0 throughput sustained over {sustained} readings (until Mosquitto has read every message), events/s"),
+            &read,
+            false,
+        ),
+        (
+            &r.sustained,
+            1,
+            format!("QoS 1 throughput sustained over {sustained} readings (until every PUBACK), events/s"),
+            &rate,
+            true,
+        ),
     ] {
-        let (gs, ns, cs) = (
-            r.sustained(g, qos, f),
-            r.sustained(n, qos, f),
-            r.sustained(c, qos, f),
-        );
+        let [gs, ns, cs] = [g, n, c].map(|rt| Stat::over(runs, &(rt, qos), f));
         let (times, of_ceiling) = (ratio(gs, ns), ratio(gs, cs));
         let (target, verdict) = if target {
             (
@@ -693,7 +694,7 @@ pub fn markdown(r: &Results) -> String {
         };
         let _ = writeln!(
             s,
-            "| QoS {qos} throughput sustained over {sustained} readings ({what}), events/s | {} | {} | {} | {} — Ganglion at {} | {target} | {verdict} |",
+            "| {what} | {} | {} | {} | {} — Ganglion at {} | {target} | {verdict} |",
             cell(gs, 0, ""),
             cell(ns, 0, ""),
             fixed(times, 2, "×"),
@@ -780,31 +781,27 @@ pub fn markdown(r: &Results) -> String {
         let runs = [r.parts_by(g, f), r.parts_by(n, f), r.parts_by(c, f)];
         plain_row(&mut s, label, runs, (3, " µs"), 2);
     }
-    for qos in [0u8, 1] {
-        let f = |rt| r.loads(rt, qos, |l| l.peak_kb as f64 / 1024.0);
-        let share = ratio(f(g), f(n));
-        let _ = writeln!(
-            s,
-            "| peak RSS, QoS {qos} run (VmHWM) | {} | {} | {} | {} | ≤ 1/10 of Node.js | {} |",
-            cell(f(g), 1, " MB"),
-            cell(f(n), 1, " MB"),
-            fixed(share, 3, ""),
-            cell(f(c), 1, " MB"),
-            met(share.map(|x| x <= 0.1))
-        );
-    }
-    for qos in [0u8, 1] {
-        let f = |rt| r.sustained(rt, qos, |l| l.peak_kb as f64 / 1024.0);
-        let share = ratio(f(g), f(n));
-        let _ = writeln!(
-            s,
-            "| peak RSS, sustained QoS {qos} run (VmHWM; {sustained} readings) | {} | {} | {} | {} | ≤ 1/10 of Node.js | {} |",
-            cell(f(g), 1, " MB"),
-            cell(f(n), 1, " MB"),
-            fixed(share, 3, ""),
-            cell(f(c), 1, " MB"),
-            met(share.map(|x| x <= 0.1))
-        );
+    for (runs, kind, note) in [
+        (&r.load, "", String::new()),
+        (
+            &r.sustained,
+            "sustained ",
+            format!("; {sustained} readings"),
+        ),
+    ] {
+        for qos in [0u8, 1] {
+            let f = |rt| Stat::over(runs, &(rt, qos), |l| l.peak_kb as f64 / 1024.0);
+            let share = ratio(f(g), f(n));
+            let _ = writeln!(
+                s,
+                "| peak RSS, {kind}QoS {qos} run (VmHWM{note}) | {} | {} | {} | {} | ≤ 1/10 of Node.js | {} |",
+                cell(f(g), 1, " MB"),
+                cell(f(n), 1, " MB"),
+                fixed(share, 3, ""),
+                cell(f(c), 1, " MB"),
+                met(share.map(|x| x <= 0.1))
+            );
+        }
     }
     let idle = r.idle(g);
     let _ = writeln!(
