@@ -177,8 +177,8 @@ EOF
 # How many of link-order.txt's names the traced benchmark build defines: the benchmark's report
 # and `cross/symkey.py --drift` compare a later build with it, which also catches a renamed copy of
 # a generic function (whose key other copies keep). Edit it with the list when editing by hand.
-found=$(nm --defined-only "$out/ganglion" | awk '{print $3}' | sort -u |
-  comm -12 - <(sort -u "$root/cross/link-order.txt") | wc -l)
+found=$(nm --defined-only "$out/ganglion" | awk '{print $3}' |
+  python3 "$root/cross/symkey.py" --found "$root/cross/link-order.txt")
 echo "$found names of link-order.txt are defined in the benchmark build it was traced on" \
   > "$root/cross/link-order.found"
 echo "link-order: $found of link-order.txt's names in the benchmark build → cross/link-order.found"

@@ -5,9 +5,10 @@ ARM builds by it.
 
 As a command (cross/link.sh): `symkey.py LIST < names` prints those of the names on stdin (`nm -j`
 output) whose key is a key of a name in LIST, in LIST's order, each once. `symkey.py --drift LIST
-< names` (bench/compare's report) counts the functions LIST knows only under older names, and
-how many of its names the build lost since LIST was made (see `drift_counts`; its examples run
-as doctests in cross/ci.sh).
+< names` (bench/compare's report) counts how many of LIST's names the build defines, the
+functions LIST knows only under older names, and how many of its names the build lost since
+LIST was made (see `found_counts` and `drift_counts`; their examples run as doctests in
+cross/ci.sh). `symkey.py --found LIST < names` (cross/link-order.sh) prints the first count.
 
 Known limit: legacy Rust names carry no generic arguments, so without the hash every copy of a
 generic function has the same key, and all of them are placed where the one that ran is ranked.
@@ -52,6 +53,21 @@ def found_path(list_path):
     return re.sub(r"\.txt$", "", list_path) + ".found"
 
 
+def found_counts(listed_names, present_names):
+    """How many of a link-order list's names a build defines (its `nm` names), of how many, and
+    the same for the names that mention `ganglion` (its crates' functions and generic ones over
+    its types): (found, listed, found naming ganglion, listed naming ganglion). The one count
+    of this, for the benchmark's report (`--drift`) and cross/link-order.sh (`--found`).
+
+    >>> found_counts(["a", "ganglion_b", "ganglion_c", "a"], ["a", "ganglion_c", "d"])
+    (2, 3, 1, 2)
+    """
+    listed = set(listed_names)
+    found = listed & set(present_names)
+    own = {name for name in listed if "ganglion" in name}
+    return len(found), len(listed), len(found & own), len(own)
+
+
 def drift_counts(listed_names, present_names, found=None):
     """How far a build (`present_names`, its `nm` names) has moved from a link-order list
     (`listed_names`): (moved, moved naming ganglion, gone).
@@ -82,31 +98,40 @@ def drift_counts(listed_names, present_names, found=None):
     present = set(present_names)
     present_keys = {key(name) for name in present}
     moved = [k for k, names in listed.items() if k in present_keys and not names & present]
-    gone = None if found is None else max(0, found - len(names_listed & present))
+    gone = None if found is None else max(0, found - found_counts(names_listed, present)[0])
     return len(moved), sum(1 for k in moved if "ganglion" in k), gone
 
 
-def drift(list_path):
-    """`drift_counts` of LIST against the `nm` names on stdin, with the count in LIST's `.found`
-    file. Prints "<moved> <moved naming ganglion> <gone>" ("-" for gone without that file). Meant
-    for the benchmark build (`cargo bench` makes target/release/ganglion); a release build has
-    other hashes."""
+def read_names(list_path):
+    """LIST's names, then the `nm` names on stdin (without `nm`'s file headers)."""
     with open(list_path, errors="replace") as names:
         listed = [line.strip() for line in names if line.strip()]
     present = [line.strip() for line in sys.stdin if line.strip() and not line.strip().endswith(":")]
+    return listed, present
+
+
+def drift(list_path):
+    """`found_counts` and `drift_counts` of LIST against the `nm` names on stdin, with the count
+    in LIST's `.found` file. Prints "<found> <listed> <found naming ganglion> <listed naming
+    ganglion> <moved> <moved naming ganglion> <gone>" ("-" for gone without that file). Meant
+    for the benchmark build (`cargo bench` makes target/release/ganglion); a release build has
+    other hashes."""
+    listed, present = read_names(list_path)
     try:
         with open(found_path(list_path)) as f:
             found = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         found = None
     moved, own, gone = drift_counts(listed, present, found)
-    print(moved, own, "-" if gone is None else gone)
+    print(*found_counts(listed, present), moved, own, "-" if gone is None else gone)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--drift":
         drift(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--found":
+        print(found_counts(*read_names(sys.argv[2]))[0])
     elif len(sys.argv) == 2:
         main(sys.argv[1])
     else:
-        sys.exit("usage: symkey.py LIST < names  |  symkey.py --drift LIST < names")
+        sys.exit("usage: symkey.py LIST < names  |  symkey.py --drift|--found LIST < names")

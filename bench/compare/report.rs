@@ -232,84 +232,87 @@ fn link_order(root: &Path, bin: &Path) -> String {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         return "not used on this target (x86_64 Linux only)".to_owned();
     }
-    let Ok(listed) = std::fs::read_to_string(root.join("cross/link-order.txt")) else {
+    if !root.join("cross/link-order.txt").is_file() {
         return "cross/link-order.txt missing".to_owned();
-    };
+    }
     let symbols = match Command::new("nm").arg("--defined-only").arg(bin).output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
         _ => return "not checked (`nm` failed)".to_owned(),
     };
-    let defined: std::collections::HashSet<&str> = symbols
+    let names: Vec<&str> = symbols
         .lines()
         .filter_map(|l| l.split_whitespace().last())
         .collect();
-    let (mut listed_all, mut found_all, mut listed_own, mut found_own) = (0, 0, 0, 0);
-    for name in listed.lines().filter(|l| !l.is_empty()) {
-        let found = usize::from(defined.contains(name));
-        listed_all += 1;
-        found_all += found;
-        if name.contains("ganglion") {
-            listed_own += 1;
-            found_own += found;
-        }
-    }
-    if listed_own > 0 && found_own == 0 {
+    let Some(d) = drift(root, &names) else {
+        return "not checked (python3 cross/symkey.py failed)".to_owned();
+    };
+    if d.listed_own > 0 && d.found_own == 0 {
         let text = format!(
-            "STALE: none of the {listed_own} names naming a Ganglion crate or type that \
+            "STALE: none of the {} names naming a Ganglion crate or type that \
              cross/link-order.txt lists is in this build (a dependency or the compiler changed); \
-             the idle RSS is higher until `cross/link-order.sh` is run again"
+             the idle RSS is higher until `cross/link-order.sh` is run again",
+            d.listed_own
         );
         tracing::warn!("link order {text}");
         return text;
     }
     let text = format!(
-        "cross/link-order.txt: {found_all} of its {listed_all} names (of the release and the \
-         benchmark builds) are in the binary measured, {found_own} of them naming a Ganglion crate or type"
+        "cross/link-order.txt: {} of its {} names (of the release and the benchmark builds) are \
+         in the binary measured, {} of them naming a Ganglion crate or type",
+        d.found, d.listed, d.found_own
     );
-    match moved_functions(root, &defined) {
-        Some((moved, own, gone)) if moved > 0 || gone.is_some_and(|g| g > 0) => {
-            // Only the counts that found something are named.
-            let mut found = Vec::new();
-            if moved > 0 {
-                found.push(format!(
-                    "{moved} functions it lists ({own} of Ganglion's crates) have new names since \
-                     it was made"
-                ));
-            }
-            if let Some(g) = gone.filter(|&g| g > 0) {
-                found.push(format!(
-                    "{g} of the names the benchmark build it was made from defined are gone \
-                     (renamed or removed)"
-                ));
-            }
-            let text = format!(
-                "{text}; {}: those functions are outside the ordered region, so the idle RSS may \
-                 be higher until `cross/link-order.sh` is run again",
-                found.join(", and ")
-            );
-            tracing::warn!("link order {text}");
-            text
+    let gone = d.gone.filter(|&g| g > 0);
+    if d.moved > 0 || gone.is_some() {
+        // Only the counts that found something are named.
+        let mut found = Vec::new();
+        if d.moved > 0 {
+            found.push(format!(
+                "{} functions it lists ({} of Ganglion's crates) have new names since it was made",
+                d.moved, d.moved_own
+            ));
         }
-        Some((_, _, Some(_))) => format!(
+        if let Some(g) = gone {
+            found.push(format!(
+                "{g} of the names the benchmark build it was made from defined are gone \
+                 (renamed or removed)"
+            ));
+        }
+        let text = format!(
+            "{text}; {}: those functions are outside the ordered region, so the idle RSS may \
+             be higher until `cross/link-order.sh` is run again",
+            found.join(", and ")
+        );
+        tracing::warn!("link order {text}");
+        return text;
+    }
+    match d.gone {
+        Some(_) => format!(
             "{text}; none of its functions has a newer name, and every name it had in the \
              benchmark build it was made from is there"
         ),
-        Some((_, _, None)) => format!(
+        None => format!(
             "{text}; none of its functions has a newer name (cross/link-order.found missing: \
              renamed copies of generic functions not checked)"
         ),
-        None => format!("{text}; not checked for newer names (python3 cross/symkey.py failed)"),
     }
 }
 
-/// `cross/symkey.py --drift`: how many functions cross/link-order.txt names only under names
-/// the binary no longer has while it has them under new ones (all, naming Ganglion), and how
-/// many of its names the benchmark build it was made from defined that this one lacks (`None`
-/// without cross/link-order.found).
-fn moved_functions(
-    root: &Path,
-    defined: &std::collections::HashSet<&str>,
-) -> Option<(usize, usize, Option<usize>)> {
+/// `cross/symkey.py --drift` of cross/link-order.txt against a build's names: how many of the
+/// list's names it defines (all, and those naming Ganglion), how many functions the list
+/// names only under names the build no longer has while it has them under new ones, and how
+/// many of the names the list's benchmark build defined it lacks.
+struct Drift {
+    found: usize,
+    listed: usize,
+    found_own: usize,
+    listed_own: usize,
+    moved: usize,
+    moved_own: usize,
+    /// `None` without cross/link-order.found.
+    gone: Option<usize>,
+}
+
+fn drift(root: &Path, names: &[&str]) -> Option<Drift> {
     use std::io::Write as _;
     let mut child = Command::new("python3")
         .arg(root.join("cross/symkey.py"))
@@ -319,7 +322,6 @@ fn moved_functions(
         .stdout(std::process::Stdio::piped())
         .spawn()
         .ok()?;
-    let names: Vec<&str> = defined.iter().copied().collect();
     let fed = child
         .stdin
         .take()
@@ -330,7 +332,16 @@ fn moved_functions(
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut counts = text.split_whitespace().map(|n| n.parse::<usize>().ok());
-    Some((counts.next()??, counts.next()??, counts.next().flatten()))
+    let mut next = || counts.next().flatten();
+    Some(Drift {
+        found: next()?,
+        listed: next()?,
+        found_own: next()?,
+        listed_own: next()?,
+        moved: next()?,
+        moved_own: next()?,
+        gone: next(),
+    })
 }
 
 /// Everything measured.
