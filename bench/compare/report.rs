@@ -370,6 +370,8 @@ pub struct Results {
     pub edge: HashMap<(Runtime, u8), Vec<EdgeRun>>,
     /// The verification runs.
     pub verify: HashMap<Runtime, Verify>,
+    /// Readings of each verification run.
+    pub verify_events: u64,
     /// Where each idle Ganglion of the throughput runs had code resident (`idle_code`).
     pub idle_code: Vec<IdleCode>,
     /// Where it ran.
@@ -891,7 +893,8 @@ pub fn markdown(r: &Results) -> String {
     });
     let _ = writeln!(
         s,
-        "| QoS 1 messages delivered, checked byte for byte by a subscriber (separate run) | {} | {} | | {} | all, identical bytes | {} |",
+        "| QoS 1 messages delivered, checked byte for byte by a subscriber (separate run of {} readings) | {} | {} | | {} | all, identical bytes | {} |",
+        num(r.verify_events as f64, 0),
         v(g),
         v(n),
         v(c),
