@@ -91,7 +91,7 @@ scenarios "$out/ganglion-small" small
 # link-order-small.txt ranks by key, a name without its hashes (cross/symkey.py), which is how
 # the ARM link matches it anyway.
 python3 - "$out" "$root/cross" << 'EOF'
-import glob, re, sys
+import glob, re, subprocess, sys
 out, cross = sys.argv[1], sys.argv[2]
 dest, dest_small = f"{cross}/link-order.txt", f"{cross}/link-order-small.txt"
 sys.path.insert(0, cross)
@@ -135,6 +135,25 @@ for path in sorted(glob.glob(f"{out}/cg.*")):
         for t in seen_here:
             c[t] = c.get(t, 0) + 1
             r[t] = min(r.get(t, 3), scenario)
+# The slow paths of the locks the agent's threads share (std's futex Mutex and RwLock,
+# parking_lot's): they run only when two threads meet at a lock, which the traces under
+# valgrind, whose threads run one at a time, seldom or never show. An idle agent's threads
+# sometimes do: one benchmark run of 2026-12-04 found a 64 KiB block of std's code outside the
+# order, around `RwLock::write_contended`. Those not traced are ranked with the idle agent's
+# functions, after them (each traced build's own names).
+CONTENDED = re.compile(r"(Mutex14lock_contended|RwLock1[45](read|write)_contended|"
+                       r"RwLock22wake_writer_or_readers|(RawMutex|WordLock)(9lock|11unlock)_slow)")
+for tag, binary in (("fast", f"{out}/ganglion"), ("small", f"{out}/ganglion-small")):
+    nm = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True)
+    for f in sorted({line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}):
+        if not CONTENDED.search(f):
+            continue
+        tk, tn = (tag, key(f)), (tag, f)
+        if tk not in first:
+            first[tk], count[tk], rank[tk] = len(first), 1, 1
+            traced.setdefault(tk, set()).add(f)
+        if tn not in nfirst:
+            nfirst[tn], ncount[tn], nrank[tn] = len(nfirst), 1, 1
 # Two lists: cross/link-order.txt for opt-level 3 builds (the release and benchmark builds' names,
 # in the order the traced opt-level 3 build ran them), cross/link-order-small.txt for the size-tuned
 # builds (x86_64 and ARM packages: the shipped --small build's names, in the traced copy's order).
