@@ -931,19 +931,21 @@ impl Store {
         Ok(Some(entries))
     }
 
-    /// Marks `seq` done (without counting it as acked) and remembers to persist that.
-    fn finish(&mut self, seq: u64) -> Option<State> {
-        let i = self.segment_index(seq)?;
-        if let Err(e) = self.warm(i) {
-            // The callers warm what they finish first and report this error there.
-            warn!(error = %e, seq, "MQTT queue: record not finished");
-            return None;
-        }
+    /// Marks `seq` done (without counting it as acked) and remembers to persist that: its state
+    /// before, `None` for a record not in the queue or already done. Reads a cold segment's
+    /// entries back first, which can fail ([`Store::warm`]).
+    fn finish(&mut self, seq: u64) -> Result<Option<State>, StoreError> {
+        let Some(i) = self.segment_index(seq) else {
+            return Ok(None);
+        };
+        self.warm(i)?;
         let segment = &mut self.segments[i];
-        let entry = segment.entries.get_mut((seq - segment.base) as usize)?;
+        let Some(entry) = segment.entries.get_mut((seq - segment.base) as usize) else {
+            return Ok(None);
+        };
         let was = entry.state();
         if was == State::Done {
-            return None;
+            return Ok(None);
         }
         entry.set_state(State::Done);
         segment.live -= 1;
@@ -959,7 +961,7 @@ impl Store {
             }
             _ => self.ack_runs.push((seq, 1)),
         }
-        Some(was)
+        Ok(Some(was))
     }
 
     /// Appends a message; it is durable per the fsync policy when this returns. With
@@ -1011,14 +1013,13 @@ impl Store {
                     let mut seq = self.first_live_seq();
                     let mut unreadable = None;
                     while self.queued_bytes + size > self.opts.cap_bytes && seq < self.next_seq {
-                        if let Some(i) = self.segment_index(seq) {
-                            if let Err(e) = self.warm(i) {
+                        match self.finish(seq) {
+                            Ok(Some(_)) => dropped += 1,
+                            Ok(None) => {}
+                            Err(e) => {
                                 unreadable = Some(e);
                                 break;
                             }
-                        }
-                        if self.finish(seq).is_some() {
-                            dropped += 1;
                         }
                         seq += 1;
                     }
@@ -1096,11 +1097,12 @@ impl Store {
         while self.segments.len() > 1
             && self.segments.iter().map(|s| s.size).sum::<u64>() > self.disk_budget()
         {
+            // Warm first, so that nothing below fails before the drops are counted.
             self.warm(0)?;
             let (base, end) = (self.segments[0].base, self.segments[0].end_seq());
             let mut here = 0;
             for seq in base..end {
-                if self.finish(seq).is_some() {
+                if self.finish(seq)?.is_some() {
                     here += 1;
                 }
             }
@@ -1508,7 +1510,7 @@ impl Store {
                         seq,
                         "MQTT queue: record corrupt on read-back (CRC mismatch), skipped"
                     );
-                    self.finish(seq);
+                    self.finish(seq)?;
                     self.corrupt += 1;
                     self.compact()?;
                 }
@@ -1590,7 +1592,7 @@ impl Store {
     /// Completes record `seq` (broker ack, or QoS 0 written to the network). Out-of-order acks
     /// are fine. Returns false when the record is unknown or already done (e.g. dropped).
     pub fn ack(&mut self, seq: u64) -> Result<bool, StoreError> {
-        if self.finish(seq).is_none() {
+        if self.finish(seq)?.is_none() {
             return Ok(false);
         }
         self.acked += 1;
