@@ -20,13 +20,17 @@ cleanup() {
 trap cleanup EXIT
 sleep 0.3
 
-# workload_config FILE CLIENT_ID STATE_DIR: the agent's ganglion.toml, from the template the
-# benchmark fills too (bench/workload/ganglion.toml.in), with a 64 MiB queue cap (the benchmark's
-# up to 262,144 readings) and a callback limit long enough for valgrind.
+# workload_config FILE CLIENT_ID STATE_DIR [READINGS]: the agent's ganglion.toml, from the
+# template the benchmark fills too (bench/workload/ganglion.toml.in), with a callback limit long
+# enough for valgrind and a queue cap that holds every message of a run of READINGS: 256 bytes a
+# reading, at least the default 64 MiB (queue_cap_mib in bench/compare/procs.rs, the same rule).
 workload_config() {
+  local cap
+  cap=$(((${4:-0} * 256 + 1048575) / 1048576))
+  if ((cap < 64)); then cap=64; fi
   sed -e "s|@WORKLOAD@|$root/bench/workload|g" -e "s|@STATE_DIR@|$3|g" \
     -e "s|@CALLBACK_TIME@|600s|g" -e "s|@PORT@|$port|g" -e "s|@CLIENT_ID@|$2|g" \
-    -e "s|@INFLIGHT@|100|g" -e "s|@CAP_MIB@|64|g" "$root/bench/workload/ganglion.toml.in" > "$1"
+    -e "s|@INFLIGHT@|100|g" -e "s|@CAP_MIB@|$cap|g" "$root/bench/workload/ganglion.toml.in" > "$1"
 }
 
 load_opts() { # load_opts QOS EVENTS RUN: the workload's options for a load run

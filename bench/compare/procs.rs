@@ -150,7 +150,8 @@ pub fn cpu_seconds(pid: u32) -> (f64, f64) {
 
 /// The durable queue's cap for a run of `readings`, in MiB: 256 bytes a reading (a message and
 /// its record header take ~150), and never below the agent's default of 64 MiB. Default-sized
-/// runs (100,000 readings) keep the default.
+/// runs (100,000 readings) keep the default. bench/compare/harness.sh's `workload_config`
+/// applies the same rule.
 pub fn queue_cap_mib(readings: u64) -> u64 {
     (readings * 256).div_ceil(1 << 20).max(64)
 }

@@ -18,7 +18,7 @@ rm -rf "$out" && mkdir -p "$out"
 [ -x "$bin" ] || { echo "no $bin: cargo bench -p ganglion --bench compare --no-run" >&2; exit 1; }
 # shellcheck source=bench/compare/harness.sh
 source "$root/bench/compare/harness.sh"
-workload_config "$out/ganglion.toml" ganglion-profile "$out/state"
+workload_config "$out/ganglion.toml" ganglion-profile "$out/state" "$events"
 
 threads() { # per-thread "tid name utime stime voluntary nonvoluntary": CPU in clock ticks, then
   # context switches (waits, and preemptions: on two cores, what the broker and the other threads
