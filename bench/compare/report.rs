@@ -588,9 +588,13 @@ fn idle_code_line(runs: &[IdleCode]) -> Option<String> {
         kib_range(runs, |c| c.unexpected),
     );
     if worst.unexpected > 0 {
+        let hit = runs.iter().filter(|c| c.unexpected > 0).count();
         line.push_str(&format!(
-            ": functions the idle agent runs that cross/link-order.txt misses, so the idle RSS is \
-             higher until `cross/link-order.sh` is run again (blocks of the worst run: {})",
+            " in {hit} of {} idle agents: functions they ran that cross/link-order.txt misses, \
+             so the idle RSS is higher. A renamed function goes back in with \
+             `cross/link-order.sh`; a path only threads meeting at a lock take, which its \
+             valgrind traces never show, goes into its `CONTENDED` pattern (blocks of the worst run: {})",
+            runs.len(),
             worst.blocks.join("; ")
         ));
         tracing::warn!("link order: {line}");
