@@ -197,7 +197,11 @@ fn run(args: &Args) -> Results {
     results.sustained_events = args.sustained;
 
     // The throughput runs, then the sustained ones (`--sustained` readings each).
-    for (figure, events) in [("load", args.events), ("sustained", args.sustained)] {
+    let (load, sustained) = (&mut results.load, &mut results.sustained);
+    for (figure, events, runs) in [
+        ("load", args.events, load),
+        ("sustained", args.sustained, sustained),
+    ] {
         if !args.wants(figure) || events == 0 {
             continue;
         }
@@ -222,11 +226,6 @@ fn run(args: &Args) -> Results {
                         run.broker_share * 100.0,
                         run.broker_us
                     );
-                    let runs = if figure == "load" {
-                        &mut results.load
-                    } else {
-                        &mut results.sustained
-                    };
                     runs.entry((rt, qos)).or_default().push(run);
                 }
             }
